@@ -1,0 +1,83 @@
+"""Command line: `python bot.py [--framework ptb] [run|migrate|generate-key]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from bot import logs
+from bot.errors import StartupError
+from bot.settings import SETTING_HELP, SettingsError, load_settings
+from storage.crypto import generate_key
+from storage.database import DatabaseUnavailable
+from storage.migrate import KeysDoNotOpenData, SchemaOutdated
+
+# Each of these ends start-up with its message alone: it is written for the person starting it.
+PLAIN_ERRORS = (SettingsError, StartupError, DatabaseUnavailable, SchemaOutdated, KeysDoNotOpenData)
+
+SETTINGS_EPILOG = "settings (environment variables, or a .env file in the working directory):\n" + (
+    "\n".join(f"  {name:<22} {text}" for name, text in SETTING_HELP.items())
+) + (
+    "\n\ndefaults: DATABASE_URL=sqlite:///clinic.db (in the working directory), "
+    "TELEGRAM_API_BASE_URL=https://api.telegram.org, DEFAULT_TIMEZONE=UTC, LOG_LEVEL=INFO.\n"
+    "Without ENCRYPTION_KEYS a SQLite database gets a key file beside it (clinic.db.key) on "
+    "the first run."
+)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="python bot.py",
+        description="Telemedicine consultation bot for Telegram.",
+        epilog=SETTINGS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    root.add_argument(
+        "--framework",
+        choices=["ptb"],
+        default="ptb",
+        help="the Telegram framework the bot runs on (default: ptb, python-telegram-bot)",
+    )
+    commands = root.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="run the bot with long polling (the default)")
+    commands.add_parser("migrate", help="bring the database schema up to date (Alembic)")
+    commands.add_parser("generate-key", help="print a new encryption key for ENCRYPTION_KEYS")
+    return root
+
+
+async def _migrate(database_url: str) -> None:
+    from storage.crypto import Cipher
+    from storage.database import check_connection, create_engine
+    from storage.migrate import upgrade
+
+    # Migrations move schema, never sealed values: a throwaway cipher is enough.
+    engine = create_engine(database_url, Cipher([generate_key()]))
+    try:
+        await check_connection(engine, database_url)
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "generate-key":
+        print(generate_key())
+        return 0
+    try:
+        settings = load_settings()
+        logs.configure(settings.log_level)
+        if args.command == "migrate":
+            asyncio.run(_migrate(settings.database_url))
+            print("database schema is up to date")
+            return 0
+        from bot.app import run_bot
+
+        asyncio.run(run_bot(settings, args.framework))
+        return 0
+    except PLAIN_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

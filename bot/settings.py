@@ -1,0 +1,126 @@
+"""Typed settings read from the environment and an optional `.env` file.
+
+Nothing here runs at import time: the composition root calls `load_settings()` once.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{10,}$")
+
+# One line of "how to fix it" per setting, shown when that setting is missing or malformed.
+SETTING_HELP: dict[str, str] = {
+    "BOT_TOKEN": "the token @BotFather gave you, e.g. BOT_TOKEN=123456:ABC-DEF...",
+    "DATABASE_URL": "a SQLAlchemy URL, e.g. sqlite:///clinic.db or postgresql://user@host/db",
+    "ADMIN_IDS": "comma-separated numeric Telegram user ids, e.g. ADMIN_IDS=12345,67890",
+    "ENCRYPTION_KEYS": "comma-separated Fernet keys, newest first; make one with "
+    "`python bot.py generate-key`",
+    "TELEGRAM_API_BASE_URL": "the Bot API root, e.g. https://api.telegram.org",
+    "DEFAULT_TIMEZONE": "an IANA time zone name, e.g. Europe/Berlin or UTC",
+    "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+}
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line a person can act on."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr | None = None
+    database_url: str = "sqlite:///clinic.db"
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    encryption_keys: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org"
+    default_timezone: str = "UTC"
+    log_level: str = "INFO"
+    # Sending limits (Telegram's published guidance); exposed so benchmarks can lift them.
+    send_rate_global: float = Field(default=30.0, gt=0)
+    send_rate_per_chat: float = Field(default=1.0, gt=0)
+    send_burst_per_chat: int = Field(default=3, ge=1)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            if not all(re.fullmatch(r"-?\d+", p) for p in parts):
+                raise ValueError("not a list of numbers")
+            return tuple(int(p) for p in parts)
+        return value
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("unknown time zone") from exc
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("unknown log level")
+        return upper
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db(cls, value: str) -> str:
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError("only sqlite:// and postgresql:// URLs are supported")
+        return value
+
+    def require_token(self) -> str:
+        token = self.bot_token.get_secret_value().strip() if self.bot_token else ""
+        if not token:
+            raise SettingsError(
+                f"BOT_TOKEN is not set. Set it to {SETTING_HELP['BOT_TOKEN']} "
+                "(in the environment or a .env file)."
+            )
+        if not TOKEN_PATTERN.match(token):
+            raise SettingsError(
+                "BOT_TOKEN does not look like a bot token. Set it to "
+                f"{SETTING_HELP['BOT_TOKEN']}."
+            )
+        return token
+
+    def key_list(self) -> list[str]:
+        raw = self.encryption_keys.get_secret_value() if self.encryption_keys else ""
+        return [k.strip() for k in raw.split(",") if k.strip()]
+
+    def sqlite_path(self) -> Path | None:
+        """The database file for a SQLite URL (None for in-memory or other databases)."""
+        match = re.match(r"^sqlite(\+\w+)?:///(.+)$", self.database_url)
+        if not match or match.group(2) == ":memory:":
+            return None
+        return Path(match.group(2).split("?", 1)[0])
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning pydantic's report into one plain line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]).upper() if error["loc"] else "a setting"
+        reason = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        fix = SETTING_HELP.get(field, "see `python bot.py --help`")
+        raise SettingsError(f"{field} is invalid ({reason}). Set it to {fix}.") from None

@@ -1,0 +1,1 @@
+"""Pure domain rules of the clinic: no I/O, no frameworks, no database."""

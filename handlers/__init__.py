@@ -1,0 +1,1 @@
+"""Conversation flows and the framework-free core they run on (events, port, dispatcher)."""

@@ -1,0 +1,42 @@
+"""Callback data: a flow marker, the flow run's token, the step and a short action.
+
+Never names or other user text (64 bytes is little, and callback data is untrusted input):
+every field is checked against the stored conversation before anything happens.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_BYTES = 64
+_PART = re.compile(r"^[A-Za-z0-9_.\-]{1,24}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    flow: str
+    token: str
+    step: str
+    action: str
+
+
+def pack(flow: str, token: str, step: str, action: str) -> str:
+    parts = (flow, token or "-", step, action)
+    if not all(_PART.match(p) for p in parts):
+        raise ValueError(f"callback part not allowed: {parts!r}")
+    data = ":".join(parts)
+    if len(data.encode("utf-8")) > MAX_BYTES:
+        raise ValueError("callback data over 64 bytes")
+    return data
+
+
+def unpack(data: str | None) -> Callback | None:
+    """None for anything the bot could not have made."""
+    if not data or len(data.encode("utf-8")) > MAX_BYTES:
+        return None
+    parts = data.split(":")
+    if len(parts) != 4 or not all(_PART.match(p) for p in parts):
+        return None
+    flow, token, step, action = parts
+    return Callback(flow, "" if token == "-" else token, step, action)

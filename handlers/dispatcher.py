@@ -1,0 +1,199 @@
+"""The core every adapter feeds: per-user ordering, once-only handling, one transaction a turn.
+
+Adapters call `submit(event)` in the order updates arrive. Each user has a lane: their updates
+are handled one at a time, in order, while different users run concurrently. The lane is an
+in-process lock today (`UserLanes`); several workers would swap in a database lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.events import Event, EventKind
+from handlers.i18n import language_for, translator
+from handlers.port import BadRequest, TransportError
+from handlers.router import route
+from handlers.sending import SendingPath, Undeliverable
+from handlers.turn import (
+    Action,
+    Answer,
+    CoreConfig,
+    Delete,
+    Edit,
+    Reply,
+    SendDocument,
+    SetCommands,
+    Turn,
+)
+from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+PROCESSED_UPDATES_KEPT = timedelta(days=2)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UserLanes:
+    """Runs each user's work strictly in submission order; users run side by side."""
+
+    def __init__(self) -> None:
+        self._queues: dict[int, asyncio.Queue[Event]] = {}
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def submit(self, event: Event, handle: Callable[[Event], asyncio.Future[None]]) -> None:
+        queue = self._queues.get(event.user_id)
+        if queue is None:
+            queue = self._queues[event.user_id] = asyncio.Queue()
+        queue.put_nowait(event)
+        if event.user_id not in self._workers:
+            self._idle.clear()
+            self._workers[event.user_id] = asyncio.create_task(
+                self._work(event.user_id, queue, handle)
+            )
+
+    async def _work(
+        self,
+        user_id: int,
+        queue: asyncio.Queue[Event],
+        handle: Callable[[Event], asyncio.Future[None]],
+    ) -> None:
+        try:
+            while not queue.empty():
+                await handle(queue.get_nowait())
+        finally:
+            # Nothing awaits between the empty check and removal, so no event is stranded.
+            del self._workers[user_id]
+            del self._queues[user_id]
+            if not self._workers:
+                self._idle.set()
+
+    async def drain(self) -> None:
+        await self._idle.wait()
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        sending: SendingPath,
+        config: CoreConfig,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._sessions = sessions
+        self._sending = sending
+        self._config = config
+        self._clock = clock
+        self._lanes = UserLanes()
+        self._handled = 0
+
+    def submit(self, event: Event) -> None:
+        self._lanes.submit(event, self._handle_safely)  # type: ignore[arg-type]
+
+    async def drain(self) -> None:
+        await self._lanes.drain()
+
+    async def _handle_safely(self, event: Event) -> None:
+        try:
+            await self.handle(event)
+        except Exception:
+            # The last line of defence: log ids only, never content.
+            log.exception("update failed", extra={"update_id": event.update_id})
+
+    async def handle(self, event: Event) -> None:
+        now = self._clock()
+        async with UnitOfWork(self._sessions) as uow:
+            if not await uow.processed_updates.claim(event.update_id, now):
+                log.info("duplicate update dropped", extra={"update_id": event.update_id})
+                return
+            user = await uow.users.by_telegram_id(event.user_id)
+            language = user.language if user else language_for(event.sender.language_code)
+            turn = Turn(
+                event=event,
+                uow=uow,
+                t=translator(language),
+                config=self._config,
+                now=now,
+                user=user,
+                conversation=await uow.conversations.get(event.user_id),
+            )
+            try:
+                await route(turn)
+                await uow.commit()
+                actions = turn.actions
+            except Exception:
+                log.exception("handler failed", extra={"update_id": event.update_id})
+                actions = []
+        if not actions and event.kind is not EventKind.BLOCKED:
+            actions = await self._apologise(event, now, language)
+        await self._perform(event, actions)
+        self._handled += 1
+        if self._handled % 1000 == 0:
+            await self._prune(now)
+
+    async def _apologise(self, event: Event, now: datetime, language: str) -> list[Action]:
+        """After a failure: the update still counts as handled, and the user hears why."""
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.processed_updates.claim(event.update_id, now)
+            await uow.commit()
+        t = translator(language)
+        text = t("Sorry, something went wrong on our side. Please try again in a moment.")
+        if event.kind is EventKind.CALLBACK:
+            return [Answer(text, alert=True)]
+        if event.kind is EventKind.MESSAGE:
+            return [Reply(text)]
+        return []
+
+    async def _perform(self, event: Event, actions: list[Action]) -> None:
+        answered = False
+        chat = event.chat_id
+        for action in actions:
+            try:
+                if isinstance(action, Reply):
+                    await self._sending.send_text(chat, action.text, action.markup)
+                elif isinstance(action, Edit):
+                    await self._sending.edit_text(chat, action.message_id, action.text, action.markup)
+                elif isinstance(action, Answer) and event.callback_id and not answered:
+                    answered = True
+                    await self._sending.answer_callback(
+                        chat, event.callback_id, action.text, action.alert
+                    )
+                elif isinstance(action, Delete):
+                    await self._sending.delete_message(chat, action.message_id)
+                elif isinstance(action, SetCommands):
+                    await self._sending.set_chat_commands(chat, list(action.commands))
+                elif isinstance(action, SendDocument):
+                    await self._sending.send_document(chat, action.document, action.caption)
+            except Undeliverable:
+                return  # marked unreachable by the sending path; nothing more to send
+            except BadRequest as exc:
+                log.warning(
+                    "telegram refused an action",
+                    extra={"update_id": event.update_id, "action": type(action).__name__,
+                           "reason": str(exc)[:120]},
+                )
+            except TransportError as exc:
+                log.warning(
+                    "sending failed",
+                    extra={"update_id": event.update_id, "reason": type(exc).__name__},
+                )
+        if event.callback_id and not answered:
+            # Every callback is answered, or the button keeps spinning.
+            try:
+                await self._sending.answer_callback(chat, event.callback_id)
+            except (Undeliverable, TransportError):
+                pass
+
+    async def _prune(self, now: datetime) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.processed_updates.prune(now - PROCESSED_UPDATES_KEPT)
+            await uow.commit()

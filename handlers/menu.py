@@ -1,0 +1,72 @@
+"""The main menu, /help and each role's command menu (setMyCommands per chat)."""
+
+from __future__ import annotations
+
+from clinic.roles import Role
+from handlers.i18n import Html, Translator
+from handlers.port import BotCommand, RemoveKeyboard
+from handlers.turn import Turn
+
+
+def commands_for(role: Role | None, t: Translator) -> list[BotCommand]:
+    """What each role can do today; later flows add their commands here."""
+    start = BotCommand("start", t("Main menu"))
+    help_ = BotCommand("help", t("What this bot can do"))
+    cancel = BotCommand("cancel", t("Leave what you are doing"))
+    if role is None:
+        return [BotCommand("start", t("Register")), help_, cancel]
+    return [start, BotCommand("settings", t("Your profile")), help_, cancel]
+
+
+def help_text(role: Role | None, t: Translator) -> str:
+    emergency = t(
+        "⚠️ This service is not for emergencies. If you need urgent help, call your local "
+        "emergency number now."
+    )
+    if role is None:
+        body = t(
+            "This bot lets you consult the clinic's doctors from your phone.\n\n"
+            "/start — create your account (a few questions)\n"
+            "/cancel — stop at any step; nothing you skipped is kept\n"
+            "/help — this message"
+        )
+    elif role is Role.ADMIN:
+        body = t(
+            "You are a clinic admin.\n\n"
+            "/start — main menu\n"
+            "/settings — your profile, if you registered as a patient too\n"
+            "/cancel — leave what you are doing\n"
+            "/help — this message"
+        )
+    elif role is Role.DOCTOR:
+        body = t(
+            "You are a doctor of the clinic.\n\n"
+            "/start — main menu\n"
+            "/settings — your profile and time zone\n"
+            "/cancel — leave what you are doing\n"
+            "/help — this message"
+        )
+    else:
+        body = t(
+            "/start — main menu\n"
+            "/settings — see or change your name, date of birth, phone and time zone\n"
+            "/cancel — leave what you are doing\n"
+            "/help — this message"
+        )
+    return f"{body}\n\n{emergency}"
+
+
+def show_main_menu(turn: Turn, role: Role, name: str | None) -> None:
+    t = turn.t
+    if role is Role.ADMIN and not name:
+        greeting = t("Welcome back. You are signed in as a clinic admin.")
+    elif name:
+        greeting = t("Welcome back, {name}!", name=name)
+    else:
+        greeting = t("Welcome back!")
+    turn.reply(
+        t("{greeting}\n\nSend /settings to see or change your profile, or /help for everything "
+          "you can do here.", greeting=Html(greeting)),
+        RemoveKeyboard(),
+    )
+    turn.set_commands(commands_for(role, t))

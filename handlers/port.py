@@ -1,0 +1,130 @@
+"""The Telegram port: outgoing actions and the errors a transport may raise.
+
+Adapters implement `Messenger`; everything else speaks only these types. Texts are HTML
+(Telegram's parse mode), so user text must be escaped before it is put into one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class InlineButton:
+    text: str
+    callback_data: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InlineKeyboard:
+    rows: tuple[tuple[InlineButton, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyButton:
+    text: str
+    request_contact: bool = False
+    request_location: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyKeyboard:
+    rows: tuple[tuple[ReplyButton, ...], ...]
+    one_time: bool = True
+    placeholder: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveKeyboard:
+    pass
+
+
+Markup = InlineKeyboard | ReplyKeyboard | RemoveKeyboard
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    chat_id: int
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class BotCommand:
+    command: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    filename: str
+    data: bytes = field(repr=False)
+    mime_type: str = "application/octet-stream"
+
+
+class TransportError(Exception):
+    """A send failed for a reason the Bot API reported."""
+
+
+class RetryLater(TransportError):
+    """429: Telegram asks us to wait `seconds` before the next call."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds}s")
+        self.seconds = seconds
+
+
+class RecipientUnavailable(TransportError):
+    """403: the user blocked the bot or deleted the account; never retry."""
+
+
+class MessageNotModified(TransportError):
+    """An edit to identical content: the message already shows what we wanted."""
+
+
+class BadRequest(TransportError):
+    """400 for any other reason (a gone message, a bad callback id...)."""
+
+
+class Messenger(Protocol):
+    async def send_text(
+        self,
+        chat_id: int,
+        text: str,
+        markup: Markup | None = None,
+        reply_to: int | None = None,
+    ) -> SentMessage: ...
+
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, markup: InlineKeyboard | None = None
+    ) -> None: ...
+
+    async def edit_markup(
+        self, chat_id: int, message_id: int, markup: InlineKeyboard | None
+    ) -> None: ...
+
+    async def answer_callback(
+        self, callback_id: str, text: str | None = None, alert: bool = False
+    ) -> None: ...
+
+    async def delete_message(self, chat_id: int, message_id: int) -> None: ...
+
+    async def copy_message(
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_id: int,
+        caption: str | None = None,
+        reply_to: int | None = None,
+    ) -> SentMessage: ...
+
+    async def send_document(
+        self, chat_id: int, document: Document, caption: str | None = None
+    ) -> SentMessage: ...
+
+    async def send_chat_action(self, chat_id: int, action: str) -> None: ...
+
+    async def set_chat_commands(self, chat_id: int, commands: list[BotCommand]) -> None: ...
+
+    async def bot_username(self) -> str: ...

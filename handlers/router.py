@@ -1,0 +1,150 @@
+"""Chooses the flow for an event: commands first, then buttons, then the open conversation."""
+
+from __future__ import annotations
+
+from clinic.roles import Role
+from handlers import callbacks, conversation, profile_settings, registration
+from handlers.events import EventKind
+from handlers.menu import commands_for, help_text, show_main_menu
+from handlers.port import RemoveKeyboard
+from handlers.turn import Turn
+from storage.models import User
+
+
+def role_of(turn: Turn) -> Role | None:
+    if turn.is_admin:
+        return Role.ADMIN
+    if turn.user is None or turn.user.registered_at is None:
+        return None
+    return Role(turn.user.role)
+
+
+async def route(turn: Turn) -> None:
+    event = turn.event
+    if event.kind in (EventKind.BLOCKED, EventKind.UNBLOCKED):
+        since = turn.now if event.kind is EventKind.BLOCKED else None
+        await turn.uow.users.set_unreachable(event.user_id, since)
+        return
+    if event.chat_id != event.user_id:
+        return  # groups and channels are not served: health data stays in private chats
+    if event.kind is EventKind.CALLBACK:
+        await _route_callback(turn)
+    elif event.kind is EventKind.EDITED_MESSAGE:
+        if turn.conversation is not None:
+            turn.reply(
+                turn.t(
+                    "I only read new messages, not edits. Please send your corrected answer "
+                    "as a new message."
+                )
+            )
+    elif event.command is not None:
+        await _route_command(turn, event.command)
+    elif turn.conversation is not None:
+        await _continue(turn)
+    elif role_of(turn) is None:
+        await registration.begin(turn)
+    else:
+        turn.reply(
+            turn.t("Send /help to see what you can do here, or /settings for your profile.")
+        )
+
+
+async def _continue(turn: Turn) -> None:
+    conv = turn.conversation
+    assert conv is not None
+    if conv.flow == registration.FLOW:
+        await registration.on_message(turn, conv)
+    elif conv.flow == profile_settings.FLOW and turn.user is not None:
+        await profile_settings.on_message(turn, conv, turn.user)
+    else:
+        await conversation.end(turn)  # a flow this version no longer has: start clean
+        turn.reply(turn.t("That conversation has ended. Send /help to see what you can do."))
+
+
+async def _route_callback(turn: Turn) -> None:
+    callback = callbacks.unpack(turn.event.callback_data)
+    if callback is None:
+        turn.answer(turn.t("This button is not valid."))
+        return
+    conv = turn.conversation
+    if conv is None or not conversation.is_current(conv, callback):
+        turn.answer(turn.t("This button is no longer active."))
+        return
+    if conv.flow == registration.FLOW:
+        await registration.on_callback(turn, conv, callback)
+    elif conv.flow == profile_settings.FLOW and turn.user is not None:
+        await profile_settings.on_callback(turn, conv, turn.user, callback)
+    else:
+        turn.answer(turn.t("This button is no longer active."))
+
+
+async def _route_command(turn: Turn, command: str) -> None:
+    t, conv, role = turn.t, turn.conversation, role_of(turn)
+    if command == "cancel":
+        await _cancel(turn)
+    elif command == "help":
+        text = help_text(role, t)
+        if conv is not None:
+            text += "\n\n" + t("You are in the middle of something: answer the last question, "
+                               "or send /cancel to stop.")
+        turn.reply(text)
+        turn.set_commands(commands_for(role, t))
+    elif command == "start":
+        await _start(turn, role)
+    elif command == "settings" and role is not None:
+        if conv is not None and conv.flow == registration.FLOW:
+            registration.ask(turn, conv)
+            return
+        user = turn.user or await _admin_account(turn)
+        await profile_settings.begin(turn, user)
+    elif command == "settings":
+        turn.reply(t("Please register first: send /start."))
+    else:
+        turn.reply(t("I don't know that command. Send /help to see what you can do."))
+
+
+async def _start(turn: Turn, role: Role | None) -> None:
+    conv, t = turn.conversation, turn.t
+    if conv is not None and conv.flow == registration.FLOW:
+        turn.reply(t("Let's continue where you left off."))
+        registration.ask(turn, conv)
+        return
+    if conv is not None:
+        await conversation.end(turn)
+    if role is None:
+        await registration.begin(turn)
+        turn.set_commands(commands_for(None, t))
+        return
+    user = turn.user or await _admin_account(turn)
+    show_main_menu(turn, role, user.full_name)
+
+
+async def _cancel(turn: Turn) -> None:
+    conv, t = turn.conversation, turn.t
+    if conv is None:
+        turn.reply(t("There is nothing to cancel."), RemoveKeyboard())
+        return
+    await conversation.end(turn)
+    if conv.flow == registration.FLOW:
+        turn.reply(
+            t("Registration stopped. Nothing you entered was kept. Send /start to begin again."),
+            RemoveKeyboard(),
+        )
+    else:
+        turn.reply(t("Done. Changes you saved before are kept."), RemoveKeyboard())
+
+
+async def _admin_account(turn: Turn) -> User:
+    """Admins are configured, not registered: their row holds no personal data."""
+    user = User(
+        telegram_id=turn.event.user_id,
+        role=Role.ADMIN.value,
+        language=turn.t.language,
+        timezone=turn.config.default_timezone,
+        registered_at=turn.now,
+        created_at=turn.now,
+        updated_at=turn.now,
+    )
+    turn.uow.users.add(user)
+    turn.user = user
+    return user

@@ -1,0 +1,82 @@
+"""Encryption of health data at rest and keyed hashes for look-ups.
+
+Values are sealed with MultiFernet: the first key encrypts, every key decrypts, so keys can
+rotate without downtime. Searchable fields (the phone number) also get a keyed hash; it is
+derived per key so a rotation can recompute it, and look-ups try every key's hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Sequence
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+
+class KeyError_(Exception):
+    """A key is malformed or cannot open the stored data."""
+
+
+class UnreadableValue(Exception):
+    """A stored value that no configured key opens: fail closed, never show ciphertext."""
+
+
+def generate_key() -> str:
+    return Fernet.generate_key().decode("ascii")
+
+
+def _hash_key(fernet_key: str) -> bytes:
+    # A separate derived key: the hash must not be usable to forge or open ciphertexts.
+    raw = base64.urlsafe_b64decode(fernet_key.encode("ascii"))
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"clinic-lookup-hash"
+    ).derive(raw)
+
+
+class Cipher:
+    """Seals and opens text with the configured keys (newest first)."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        if not keys:
+            raise KeyError_("no encryption key configured")
+        fernets = []
+        for position, key in enumerate(keys, start=1):
+            try:
+                fernets.append(Fernet(key.encode("ascii")))
+            except (ValueError, UnicodeEncodeError):
+                raise KeyError_(
+                    f"encryption key #{position} is not a valid Fernet key "
+                    "(32 url-safe base64-encoded bytes)"
+                ) from None
+        self._multi = MultiFernet(fernets)
+        self._newest = fernets[0]
+        self._hash_keys = [_hash_key(k) for k in keys]
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._multi.encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._multi.decrypt(token.encode("ascii")).decode("utf-8")
+        except InvalidToken:
+            raise UnreadableValue("no configured key opens this value") from None
+
+    def rotate(self, token: str) -> str:
+        """Re-encrypt with the newest key (raises UnreadableValue rather than overwrite)."""
+        try:
+            return self._multi.rotate(token.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise UnreadableValue("no configured key opens this value") from None
+
+    def lookup_hash(self, value: str) -> str:
+        """The keyed hash stored beside a searchable value (newest key)."""
+        return self.lookup_hashes(value)[0]
+
+    def lookup_hashes(self, value: str) -> list[str]:
+        """Hashes under every key: a value stored before a rotation still matches."""
+        data = value.encode("utf-8")
+        return [hmac.new(k, data, hashlib.sha256).hexdigest() for k in self._hash_keys]

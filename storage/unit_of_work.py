@@ -1,0 +1,47 @@
+"""One session and one transaction per use case; commit happens here and nowhere else."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import (
+    ConversationRepository,
+    ProcessedUpdateRepository,
+    UserRepository,
+)
+
+
+class UnitOfWork:
+    users: UserRepository
+    conversations: ConversationRepository
+    processed_updates: ProcessedUpdateRepository
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._session = self._sessions()
+        await self._session.begin()
+        self.users = UserRepository(self._session)
+        self.conversations = ConversationRepository(self._session)
+        self.processed_updates = ProcessedUpdateRepository(self._session)
+        return self
+
+    async def commit(self) -> None:
+        assert self._session is not None
+        await self._session.commit()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._session is not None
+        # Anything not committed explicitly is rolled back, including on errors.
+        await self._session.rollback()
+        await self._session.close()
+        self._session = None
