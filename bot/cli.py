@@ -16,13 +16,15 @@ from storage.migrate import KeysDoNotOpenData, SchemaOutdated
 # Each of these ends start-up with its message alone: it is written for the person starting it.
 PLAIN_ERRORS = (SettingsError, StartupError, DatabaseUnavailable, SchemaOutdated, KeysDoNotOpenData)
 
-SETTINGS_EPILOG = "settings (environment variables, or a .env file in the working directory):\n" + (
-    "\n".join(f"  {name:<22} {text}" for name, text in SETTING_HELP.items())
-) + (
-    "\n\ndefaults: DATABASE_URL=sqlite:///clinic.db (in the working directory), "
-    "TELEGRAM_API_BASE_URL=https://api.telegram.org, DEFAULT_TIMEZONE=UTC, LOG_LEVEL=INFO.\n"
-    "Without ENCRYPTION_KEYS a SQLite database gets a key file beside it (clinic.db.key) on "
-    "the first run."
+SETTINGS_EPILOG = (
+    "settings (environment variables, or a .env file in the working directory):\n"
+    + ("\n".join(f"  {name:<22} {text}" for name, text in SETTING_HELP.items()))
+    + (
+        "\n\ndefaults: DATABASE_URL=sqlite:///clinic.db (in the working directory), "
+        "TELEGRAM_API_BASE_URL=https://api.telegram.org, DEFAULT_TIMEZONE=UTC, LOG_LEVEL=INFO.\n"
+        "Without ENCRYPTION_KEYS a SQLite database gets a key file beside it (clinic.db.key) on "
+        "the first run."
+    )
 )
 
 

@@ -137,7 +137,9 @@ class PtbMessenger(Messenger):
     ) -> None:
         with _translated_errors():
             await self._bot.edit_message_reply_markup(
-                chat_id=chat_id, message_id=message_id, reply_markup=_markup(markup)  # type: ignore[arg-type]
+                chat_id=chat_id,
+                message_id=message_id,
+                reply_markup=_markup(markup),  # type: ignore[arg-type]
             )
 
     async def answer_callback(
@@ -204,8 +206,11 @@ def _attachments(message: telegram.Message) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
     if message.photo:
         largest = message.photo[-1]
-        found.append(Attachment("photo", largest.file_id, largest.file_unique_id, None, None,
-                                largest.file_size))
+        found.append(
+            Attachment(
+                "photo", largest.file_id, largest.file_unique_id, None, None, largest.file_size
+            )
+        )
     for kind in ("document", "voice", "audio", "video", "video_note", "sticker", "animation"):
         media = getattr(message, kind)
         if media is not None:

@@ -97,8 +97,7 @@ class Settings(BaseSettings):
             )
         if not TOKEN_PATTERN.match(token):
             raise SettingsError(
-                "BOT_TOKEN does not look like a bot token. Set it to "
-                f"{SETTING_HELP['BOT_TOKEN']}."
+                f"BOT_TOKEN does not look like a bot token. Set it to {SETTING_HELP['BOT_TOKEN']}."
             )
         return token
 

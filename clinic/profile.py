@@ -58,7 +58,7 @@ def clean_full_name(text: str) -> str:
 def parse_date_of_birth(text: str, today: date) -> date:
     """Accept the common written forms; day before month where the order is ambiguous."""
     cleaned = " ".join(text.split())
-    if not cleaned or len(cleaned) > 40:
+    if not cleaned or len(cleaned) > 40 or not any(c.isdigit() for c in cleaned):
         raise ProfileError(ProfileProblem.DATE_UNREADABLE)
     if not re.search(r"(?<!\d)\d{4}(?!\d)", cleaned):
         # dateutil would fill a missing year with this year's; a birth date needs one.

@@ -39,4 +39,4 @@ def unpack(data: str | None) -> Callback | None:
     if len(parts) != 4 or not all(_PART.match(p) for p in parts):
         return None
     flow, token, step, action = parts
-    return Callback(flow, "" if token == "-" else token, step, action)
+    return Callback(flow, "" if token == "-" else token, step, action)  # noqa: S105

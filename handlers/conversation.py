@@ -14,7 +14,9 @@ def new_token() -> str:
     return secrets.token_urlsafe(6)[:8]
 
 
-async def start(turn: Turn, flow: str, step: str, data: dict[str, Any] | None = None) -> Conversation:
+async def start(
+    turn: Turn, flow: str, step: str, data: dict[str, Any] | None = None
+) -> Conversation:
     conversation = Conversation(
         telegram_id=turn.event.user_id,
         flow=flow,

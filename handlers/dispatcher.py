@@ -8,6 +8,7 @@ in-process lock today (`UserLanes`); several workers would swap in a database lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -161,7 +162,9 @@ class Dispatcher:
                 if isinstance(action, Reply):
                     await self._sending.send_text(chat, action.text, action.markup)
                 elif isinstance(action, Edit):
-                    await self._sending.edit_text(chat, action.message_id, action.text, action.markup)
+                    await self._sending.edit_text(
+                        chat, action.message_id, action.text, action.markup
+                    )
                 elif isinstance(action, Answer) and event.callback_id and not answered:
                     answered = True
                     await self._sending.answer_callback(
@@ -178,8 +181,11 @@ class Dispatcher:
             except BadRequest as exc:
                 log.warning(
                     "telegram refused an action",
-                    extra={"update_id": event.update_id, "action": type(action).__name__,
-                           "reason": str(exc)[:120]},
+                    extra={
+                        "update_id": event.update_id,
+                        "action": type(action).__name__,
+                        "reason": str(exc)[:120],
+                    },
                 )
             except TransportError as exc:
                 log.warning(
@@ -188,10 +194,8 @@ class Dispatcher:
                 )
         if event.callback_id and not answered:
             # Every callback is answered, or the button keeps spinning.
-            try:
+            with contextlib.suppress(Undeliverable, TransportError):
                 await self._sending.answer_callback(chat, event.callback_id)
-            except (Undeliverable, TransportError):
-                pass
 
     async def _prune(self, now: datetime) -> None:
         async with UnitOfWork(self._sessions) as uow:

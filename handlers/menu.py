@@ -65,8 +65,11 @@ def show_main_menu(turn: Turn, role: Role, name: str | None) -> None:
     else:
         greeting = t("Welcome back!")
     turn.reply(
-        t("{greeting}\n\nSend /settings to see or change your profile, or /help for everything "
-          "you can do here.", greeting=Html(greeting)),
+        t(
+            "{greeting}\n\nSend /settings to see or change your profile, or /help for everything "
+            "you can do here.",
+            greeting=Html(greeting),
+        ),
         RemoveKeyboard(),
     )
     turn.set_commands(commands_for(role, t))

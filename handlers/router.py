@@ -44,9 +44,7 @@ async def route(turn: Turn) -> None:
     elif role_of(turn) is None:
         await registration.begin(turn)
     else:
-        turn.reply(
-            turn.t("Send /help to see what you can do here, or /settings for your profile.")
-        )
+        turn.reply(turn.t("Send /help to see what you can do here, or /settings for your profile."))
 
 
 async def _continue(turn: Turn) -> None:
@@ -85,8 +83,10 @@ async def _route_command(turn: Turn, command: str) -> None:
     elif command == "help":
         text = help_text(role, t)
         if conv is not None:
-            text += "\n\n" + t("You are in the middle of something: answer the last question, "
-                               "or send /cancel to stop.")
+            text += "\n\n" + t(
+                "You are in the middle of something: answer the last question, "
+                "or send /cancel to stop."
+            )
         turn.reply(text)
         turn.set_commands(commands_for(role, t))
     elif command == "start":

@@ -9,6 +9,7 @@ they are marked unreachable instead of retried forever.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -86,7 +87,9 @@ class RateLimiter:
         if bucket is None:
             if len(self._chats) > 10_000:
                 self._chats = {k: b for k, b in self._chats.items() if not b.idle()}
-            bucket = TokenBucket(self._limits.per_chat_rate, self._limits.per_chat_burst, self._clock)
+            bucket = TokenBucket(
+                self._limits.per_chat_rate, self._limits.per_chat_burst, self._clock
+            )
             self._chats[chat_id] = bucket
         pause = self._paused_until.get(chat_id, 0.0) - self._clock()
         wait = max(bucket.reserve(), self._global.reserve(), pause)
@@ -142,10 +145,8 @@ class SendingPath:
         self, chat_id: int, message_id: int, text: str, markup: InlineKeyboard | None = None
     ) -> None:
         async def call() -> None:
-            try:
+            with contextlib.suppress(MessageNotModified):  # already shows what we wanted
                 await self.messenger.edit_text(chat_id, message_id, text, markup)
-            except MessageNotModified:
-                pass  # already shows what we wanted
 
         await self._deliver(chat_id, call)
 
@@ -153,10 +154,8 @@ class SendingPath:
         self, chat_id: int, message_id: int, markup: InlineKeyboard | None
     ) -> None:
         async def call() -> None:
-            try:
+            with contextlib.suppress(MessageNotModified):
                 await self.messenger.edit_markup(chat_id, message_id, markup)
-            except MessageNotModified:
-                pass
 
         await self._deliver(chat_id, call)
 

@@ -32,9 +32,9 @@ def generate_key() -> str:
 def _hash_key(fernet_key: str) -> bytes:
     # A separate derived key: the hash must not be usable to forge or open ciphertexts.
     raw = base64.urlsafe_b64decode(fernet_key.encode("ascii"))
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"clinic-lookup-hash"
-    ).derive(raw)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"clinic-lookup-hash").derive(
+        raw
+    )
 
 
 class Cipher:

@@ -70,4 +70,3 @@ class KeyCanary(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     sealed: Mapped[str] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-

@@ -57,7 +57,7 @@ async def test_database_with_unknown_tables_is_not_migrated_silently(
     try:
         async with engine.begin() as conn:
             await conn.execute(text("CREATE TABLE something_else (id INTEGER)"))
-        with pytest.raises(SchemaOutdated, match="python bot.py migrate"):
+        with pytest.raises(SchemaOutdated, match=r"python bot\.py migrate"):
             await prepare_schema(engine)
     finally:
         await engine.dispose()
@@ -67,7 +67,9 @@ async def test_health_data_reaches_the_database_only_as_ciphertext(storage: Stor
     await add_user(storage, make_user(1001, "राहुल शर्मा"), "+4915112345678")
     async with storage.engine.connect() as conn:
         row = (
-            await conn.execute(text("SELECT full_name, phone, date_of_birth, phone_hash FROM users"))
+            await conn.execute(
+                text("SELECT full_name, phone, date_of_birth, phone_hash FROM users")
+            )
         ).one()
     raw = " ".join(str(v) for v in row)
     for plaintext in ("राहुल", "4915112345678", "1990-05-17"):
@@ -127,7 +129,11 @@ async def test_conversation_state_survives_a_new_engine(storage: Storage, cipher
     async with UnitOfWork(storage.sessions) as uow:
         await uow.conversations.save(
             Conversation(
-                telegram_id=5, flow="rg", step="dob", token="abc", data={"name": "Zoë"},
+                telegram_id=5,
+                flow="rg",
+                step="dob",
+                token="abc",
+                data={"name": "Zoë"},
                 updated_at=NOW,
             )
         )

@@ -37,9 +37,7 @@ async def fresh_database(kind: str, directory: Path) -> AsyncIterator[str]:
     finally:
         await connection.close()
     try:
-        yield base.set(drivername="postgresql", database=name).render_as_string(
-            hide_password=False
-        )
+        yield base.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
     finally:
         connection = await asyncpg.connect(dsn)
         try:

@@ -1,0 +1,170 @@
+"""An in-memory Messenger that records what the core sent, for handler tests without network."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from handlers.events import Attachment, Event, EventKind, Sender, SharedContact, split_command
+from handlers.port import (
+    BotCommand,
+    Document,
+    InlineKeyboard,
+    Markup,
+    MessageNotModified,
+    SentMessage,
+    TransportError,
+)
+
+
+@dataclass
+class Sent:
+    chat_id: int
+    message_id: int
+    text: str
+    markup: Markup | None = None
+    edits: list[str] = field(default_factory=list)
+
+
+class FakeMessenger:
+    def __init__(self) -> None:
+        self.sent: list[Sent] = []
+        self.answers: dict[str, tuple[str | None, bool]] = {}
+        self.commands: dict[int, list[BotCommand]] = {}
+        self.deleted: list[tuple[int, int]] = []
+        self.failures: list[TransportError] = []
+        self.calls = 0
+        self._ids = itertools.count(1)
+
+    def _maybe_fail(self) -> None:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+
+    async def send_text(
+        self, chat_id: int, text: str, markup: Markup | None = None, reply_to: int | None = None
+    ) -> SentMessage:
+        self._maybe_fail()
+        message = Sent(chat_id, next(self._ids), text, markup)
+        self.sent.append(message)
+        return SentMessage(chat_id, message.message_id)
+
+    async def edit_text(
+        self, chat_id: int, message_id: int, text: str, markup: InlineKeyboard | None = None
+    ) -> None:
+        self._maybe_fail()
+        message = next(m for m in self.sent if m.message_id == message_id)
+        if message.text == text and message.markup == markup:
+            raise MessageNotModified("message is not modified")
+        message.text, message.markup = text, markup
+        message.edits.append(text)
+
+    async def edit_markup(
+        self, chat_id: int, message_id: int, markup: InlineKeyboard | None
+    ) -> None:
+        self._maybe_fail()
+        next(m for m in self.sent if m.message_id == message_id).markup = markup
+
+    async def answer_callback(
+        self, callback_id: str, text: str | None = None, alert: bool = False
+    ) -> None:
+        self._maybe_fail()
+        self.answers[callback_id] = (text, alert)
+
+    async def delete_message(self, chat_id: int, message_id: int) -> None:
+        self._maybe_fail()
+        self.deleted.append((chat_id, message_id))
+
+    async def copy_message(
+        self,
+        chat_id: int,
+        from_chat_id: int,
+        message_id: int,
+        caption: str | None = None,
+        reply_to: int | None = None,
+    ) -> SentMessage:
+        return await self.send_text(chat_id, caption or "(copy)")
+
+    async def send_document(
+        self, chat_id: int, document: Document, caption: str | None = None
+    ) -> SentMessage:
+        return await self.send_text(chat_id, caption or document.filename)
+
+    async def send_chat_action(self, chat_id: int, action: str) -> None:
+        self._maybe_fail()
+
+    async def set_chat_commands(self, chat_id: int, commands: list[BotCommand]) -> None:
+        self._maybe_fail()
+        self.commands[chat_id] = commands
+
+    async def bot_username(self) -> str:
+        return "clinic_test_bot"
+
+    def texts_to(self, chat_id: int) -> list[str]:
+        return [m.text for m in self.sent if m.chat_id == chat_id]
+
+    def last_to(self, chat_id: int) -> Sent:
+        return [m for m in self.sent if m.chat_id == chat_id][-1]
+
+    def button_data(self, chat_id: int, label: str) -> tuple[int, str]:
+        """(message id, callback data) of the newest button with that label in the chat."""
+        for message in reversed([m for m in self.sent if m.chat_id == chat_id]):
+            if isinstance(message.markup, InlineKeyboard):
+                for row in message.markup.rows:
+                    for button in row:
+                        if button.text == label and button.callback_data:
+                            return message.message_id, button.callback_data
+        raise AssertionError(f"no button {label!r} in chat {chat_id}")
+
+
+class EventFactory:
+    """Builds events as a user would cause them, with increasing update ids."""
+
+    def __init__(self) -> None:
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(10_000)
+
+    def text(self, user_id: int, text: str, language: str = "en") -> Event:
+        command, args = split_command(text, "clinic_test_bot")
+        return Event(
+            update_id=next(self._update_ids),
+            kind=EventKind.MESSAGE,
+            sender=Sender(user_id, "Test", language_code=language),
+            chat_id=user_id,
+            message_id=next(self._message_ids),
+            text=text,
+            command=command,
+            command_args=args,
+        )
+
+    def callback(self, user_id: int, message_id: int, data: str) -> Event:
+        update_id = next(self._update_ids)
+        return Event(
+            update_id=update_id,
+            kind=EventKind.CALLBACK,
+            sender=Sender(user_id, "Test"),
+            chat_id=user_id,
+            message_id=message_id,
+            callback_id=f"cb{update_id}",
+            callback_data=data,
+        )
+
+    def contact(self, user_id: int, phone: str, owner: int | None) -> Event:
+        return Event(
+            update_id=next(self._update_ids),
+            kind=EventKind.MESSAGE,
+            sender=Sender(user_id, "Test"),
+            chat_id=user_id,
+            message_id=next(self._message_ids),
+            contact=SharedContact(phone, owner, "Test"),
+        )
+
+    def photo(self, user_id: int) -> Event:
+        return Event(
+            update_id=next(self._update_ids),
+            kind=EventKind.MESSAGE,
+            sender=Sender(user_id, "Test"),
+            chat_id=user_id,
+            message_id=next(self._message_ids),
+            attachments=(Attachment("photo", "photo-file-id", "u1"),),
+        )
