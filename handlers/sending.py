@@ -82,7 +82,13 @@ class RateLimiter:
         self._chats: dict[int, TokenBucket] = {}
         self._paused_until: dict[int, float] = {}
 
-    async def acquire(self, chat_id: int) -> None:
+    async def acquire(self, chat_id: int, per_chat: bool = True) -> None:
+        if not per_chat:
+            pause = self._paused_until.get(chat_id, 0.0) - self._clock()
+            wait = max(self._global.reserve(), pause)
+            if wait > 0:
+                await self._sleep(wait)
+            return
         bucket = self._chats.get(chat_id)
         if bucket is None:
             if len(self._chats) > 10_000:
@@ -116,11 +122,12 @@ class SendingPath:
         self._sleep = sleep
 
     async def _deliver(
-        self, chat_id: int, call: Callable[[], Awaitable[T]], limited: bool = True
+        self, chat_id: int, call: Callable[[], Awaitable[T]], limited: str = "message"
     ) -> T:
+        """`limited`: "message" counts for the chat and overall, "edit" overall only, "" not."""
         for _attempt in range(MAX_RETRY_AFTER_ATTEMPTS):
             if limited:
-                await self._limiter.acquire(chat_id)
+                await self._limiter.acquire(chat_id, per_chat=limited == "message")
             try:
                 return await call()
             except RetryLater as exc:
@@ -148,7 +155,8 @@ class SendingPath:
             with contextlib.suppress(MessageNotModified):  # already shows what we wanted
                 await self.messenger.edit_text(chat_id, message_id, text, markup)
 
-        await self._deliver(chat_id, call)
+        # An edit adds no message to the chat: it counts toward the overall rate only.
+        await self._deliver(chat_id, call, "edit")
 
     async def edit_markup(
         self, chat_id: int, message_id: int, markup: InlineKeyboard | None
@@ -157,20 +165,18 @@ class SendingPath:
             with contextlib.suppress(MessageNotModified):
                 await self.messenger.edit_markup(chat_id, message_id, markup)
 
-        await self._deliver(chat_id, call)
+        await self._deliver(chat_id, call, "edit")
 
     async def answer_callback(
         self, chat_id: int, callback_id: str, text: str | None = None, alert: bool = False
     ) -> None:
         # Answers are not messages: they don't count against the chat's budget.
         await self._deliver(
-            chat_id, lambda: self.messenger.answer_callback(callback_id, text, alert), False
+            chat_id, lambda: self.messenger.answer_callback(callback_id, text, alert), ""
         )
 
     async def delete_message(self, chat_id: int, message_id: int) -> None:
-        await self._deliver(
-            chat_id, lambda: self.messenger.delete_message(chat_id, message_id), False
-        )
+        await self._deliver(chat_id, lambda: self.messenger.delete_message(chat_id, message_id), "")
 
     async def copy_message(
         self,
@@ -195,11 +201,9 @@ class SendingPath:
         )
 
     async def send_chat_action(self, chat_id: int, action: str) -> None:
-        await self._deliver(
-            chat_id, lambda: self.messenger.send_chat_action(chat_id, action), False
-        )
+        await self._deliver(chat_id, lambda: self.messenger.send_chat_action(chat_id, action), "")
 
     async def set_chat_commands(self, chat_id: int, commands: list[BotCommand]) -> None:
         await self._deliver(
-            chat_id, lambda: self.messenger.set_chat_commands(chat_id, commands), False
+            chat_id, lambda: self.messenger.set_chat_commands(chat_id, commands), ""
         )
