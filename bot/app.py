@@ -8,18 +8,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.errors import StartupError
-from bot.keys import load_cipher
+from bot.keys import check_key_settings, load_cipher
 from bot.settings import Settings
 from handlers.dispatcher import Dispatcher, utc_now
 from handlers.port import Messenger
 from handlers.sending import Limits, RateLimiter, SendingPath
 from handlers.turn import CoreConfig
-from storage.crypto import Cipher
+from storage.crypto import Cipher, generate_key
 from storage.database import check_connection, create_engine, session_factory
 from storage.migrate import check_keys, prepare_schema
 from storage.unit_of_work import UnitOfWork
@@ -43,9 +44,43 @@ async def open_storage(
     return engine, sessions
 
 
-def build_core(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> Callable[[Messenger], Dispatcher]:
+async def check_database(settings: Settings) -> None:
+    """Fail on an unreachable database before talking to Telegram, leaving nothing behind."""
+    database = settings.sqlite_path()
+    if database is not None:
+        if not database.absolute().parent.is_dir():
+            raise StartupError(
+                f"the folder for the database file {database} does not exist. Create it or "
+                "change DATABASE_URL."
+            )
+        return
+    engine = create_engine(settings.database_url, Cipher([generate_key()]))
+    try:
+        await check_connection(engine, settings.database_url)
+    finally:
+        await engine.dispose()
+
+
+def core_opener(
+    settings: Settings,
+) -> Callable[[Messenger], AbstractAsyncContextManager[Dispatcher]]:
+    """What an adapter calls once Telegram has accepted the token: storage, then the core."""
+
+    @asynccontextmanager
+    async def open_core(messenger: Messenger) -> AsyncIterator[Dispatcher]:
+        cipher = load_cipher(settings)
+        engine, sessions = await open_storage(settings, cipher)
+        try:
+            yield build_dispatcher(settings, sessions, messenger)
+        finally:
+            await engine.dispose()
+
+    return open_core
+
+
+def build_dispatcher(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], messenger: Messenger
+) -> Dispatcher:
     async def mark_unreachable(chat_id: int) -> None:
         async with UnitOfWork(sessions) as uow:
             await uow.users.set_unreachable(chat_id, utc_now())
@@ -59,18 +94,14 @@ def build_core(
     config = CoreConfig(
         admin_ids=frozenset(settings.admin_ids), default_timezone=settings.default_timezone
     )
-
-    def build(messenger: Messenger) -> Dispatcher:
-        sending = SendingPath(messenger, RateLimiter(limits), mark_unreachable)
-        return Dispatcher(sessions, sending, config)
-
-    return build
+    sending = SendingPath(messenger, RateLimiter(limits), mark_unreachable)
+    return Dispatcher(sessions, sending, config)
 
 
 async def run_bot(settings: Settings, framework: str) -> None:
     token = settings.require_token()
-    cipher = load_cipher(settings)
-    engine, sessions = await open_storage(settings, cipher)
+    check_key_settings(settings)
+    await check_database(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -79,14 +110,9 @@ async def run_bot(settings: Settings, framework: str) -> None:
     def ready(username: str) -> None:
         log.info("ready", extra={"framework": framework, "bot": username})
 
-    try:
-        if framework == "ptb":
-            from bot.ptb_adapter import run_polling
-        else:
-            raise StartupError(f"framework {framework!r} is not available; use --framework ptb")
-        await run_polling(
-            token, settings.telegram_api_base_url, build_core(settings, sessions), stop, ready
-        )
-    finally:
-        await engine.dispose()
+    if framework == "ptb":
+        from bot.ptb_adapter import run_polling
+    else:
+        raise StartupError(f"framework {framework!r} is not available; use --framework ptb")
+    await run_polling(token, settings.telegram_api_base_url, core_opener(settings), stop, ready)
     log.info("stopped")

@@ -14,6 +14,12 @@ def key_file_for(database: Path) -> Path:
     return database.with_name(database.name + ".key")
 
 
+def check_key_settings(settings: Settings) -> None:
+    """Catch malformed or missing keys before anything touches the network or the disk."""
+    if settings.key_list() or settings.sqlite_path() is None:
+        load_cipher(settings)
+
+
 def load_cipher(settings: Settings) -> Cipher:
     keys = settings.key_list()
     if not keys:

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
 import telegram
@@ -16,6 +17,7 @@ from telegram import constants, error
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.errors import StartupError
+from handlers.dispatcher import Dispatcher as Core
 from handlers.events import (
     Attachment,
     Event,
@@ -295,26 +297,12 @@ def build_application(token: str, api_root: str) -> Application:  # type: ignore
 async def run_polling(
     token: str,
     api_root: str,
-    build_core: Callable[[Messenger], object],
+    open_core: Callable[[Messenger], AbstractAsyncContextManager[Core]],
     stop: asyncio.Event,
     on_ready: Callable[[str], None],
 ) -> None:
-    """Long-poll until `stop` is set, then finish the work already received."""
+    """Prove the token, open the core, long-poll until `stop`, then finish received work."""
     application = build_application(token, api_root)
-    messenger = PtbMessenger(application.bot)
-    core = build_core(messenger)
-
-    async def on_update(update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        if isinstance(update, telegram.Update):
-            event = to_event(update, application.bot.username)
-            if event is not None:
-                core.submit(event)  # type: ignore[attr-defined]
-
-    async def on_error(_update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("framework error", extra={"error": type(context.error).__name__})
-
-    application.add_handler(TypeHandler(telegram.Update, on_update))
-    application.add_error_handler(on_error)
     try:
         await application.initialize()  # getMe: proves the token and the base URL
     except error.InvalidToken:
@@ -326,14 +314,35 @@ async def run_polling(
             f"cannot reach the Bot API at {api_root} ({exc.message}). Check "
             "TELEGRAM_API_BASE_URL and the network."
         ) from None
-    async with application:
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(
-            allowed_updates=telegram.Update.ALL_TYPES, timeout=10
-        )
-        on_ready(application.bot.username)
-        await stop.wait()
-        await application.updater.stop()
-        await core.drain()  # type: ignore[attr-defined]
-        await application.stop()
+    try:
+        async with open_core(PtbMessenger(application.bot)) as core:
+            await _poll(application, core, stop, on_ready)
+    finally:
+        await application.shutdown()
+
+
+async def _poll(
+    application: Application,  # type: ignore[type-arg]
+    core: Core,
+    stop: asyncio.Event,
+    on_ready: Callable[[str], None],
+) -> None:
+    async def on_update(update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(update, telegram.Update):
+            event = to_event(update, application.bot.username)
+            if event is not None:
+                core.submit(event)
+
+    async def on_error(_update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("framework error", extra={"error": type(context.error).__name__})
+
+    application.add_handler(TypeHandler(telegram.Update, on_update))
+    application.add_error_handler(on_error)
+    await application.start()
+    assert application.updater is not None
+    await application.updater.start_polling(allowed_updates=telegram.Update.ALL_TYPES, timeout=10)
+    on_ready(application.bot.username)
+    await stop.wait()
+    await application.updater.stop()
+    await core.drain()  # everything already received is handled before exit
+    await application.stop()

@@ -72,9 +72,7 @@ class BotProcess:
         self._reader = asyncio.create_task(self._read(self._process))
         ready = asyncio.create_task(self._ready.wait())
         exited = asyncio.create_task(self._process.wait())
-        await asyncio.wait(
-            {ready, exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
+        await asyncio.wait({ready, exited}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         ready.cancel()
         exited.cancel()
         if not self._ready.is_set():
