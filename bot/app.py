@@ -10,6 +10,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -71,7 +72,7 @@ def core_opener(
         cipher = load_cipher(settings)
         engine, sessions = await open_storage(settings, cipher)
         try:
-            yield build_dispatcher(settings, sessions, messenger)
+            yield build_dispatcher(settings, sessions, messenger, await messenger.bot_username())
         finally:
             await engine.dispose()
 
@@ -79,7 +80,10 @@ def core_opener(
 
 
 def build_dispatcher(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], messenger: Messenger
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    messenger: Messenger,
+    bot_username: str,
 ) -> Dispatcher:
     async def mark_unreachable(chat_id: int) -> None:
         async with UnitOfWork(sessions) as uow:
@@ -92,7 +96,11 @@ def build_dispatcher(
         per_chat_burst=settings.send_burst_per_chat,
     )
     config = CoreConfig(
-        admin_ids=frozenset(settings.admin_ids), default_timezone=settings.default_timezone
+        admin_ids=frozenset(settings.admin_ids),
+        default_timezone=settings.default_timezone,
+        bot_username=bot_username,
+        currency=settings.payment_currency,
+        cancel_cutoff=timedelta(minutes=settings.cancel_cutoff_minutes),
     )
     sending = SendingPath(messenger, RateLimiter(limits), mark_unreachable)
     return Dispatcher(sessions, sending, config)
@@ -110,9 +118,14 @@ async def run_bot(settings: Settings, framework: str) -> None:
     def ready(username: str) -> None:
         log.info("ready", extra={"framework": framework, "bot": username})
 
+    # Imported on demand: a run loads one framework, not both.
     if framework == "ptb":
         from bot.ptb_adapter import run_polling
+    elif framework == "aiogram":
+        from bot.aiogram_adapter import run_polling
     else:
-        raise StartupError(f"framework {framework!r} is not available; use --framework ptb")
+        raise StartupError(
+            f"framework {framework!r} is not available; use --framework ptb or --framework aiogram"
+        )
     await run_polling(token, settings.telegram_api_base_url, core_opener(settings), stop, ready)
     log.info("stopped")

@@ -25,6 +25,9 @@ SETTING_HELP: dict[str, str] = {
     "TELEGRAM_API_BASE_URL": "the Bot API root, e.g. https://api.telegram.org",
     "DEFAULT_TIMEZONE": "an IANA time zone name, e.g. Europe/Berlin or UTC",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+    "PAYMENT_CURRENCY": "an ISO 4217 code for doctors' fees, e.g. EUR (default)",
+    "CANCEL_CUTOFF_MINUTES": "minutes before the start after which a cancellation is late "
+    "(default 60)",
 }
 
 
@@ -42,6 +45,8 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = "https://api.telegram.org"
     default_timezone: str = "UTC"
     log_level: str = "INFO"
+    payment_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    cancel_cutoff_minutes: int = Field(default=60, ge=0)
     # Sending limits (Telegram's published guidance); exposed so benchmarks can lift them.
     send_rate_global: float = Field(default=30.0, gt=0)
     send_rate_per_chat: float = Field(default=1.0, gt=0)

@@ -26,6 +26,7 @@ from handlers.turn import (
     CoreConfig,
     Delete,
     Edit,
+    Notify,
     Reply,
     SendDocument,
     SetCommands,
@@ -176,6 +177,8 @@ class Dispatcher:
                     await self._sending.set_chat_commands(chat, list(action.commands))
                 elif isinstance(action, SendDocument):
                     await self._sending.send_document(chat, action.document, action.caption)
+                elif isinstance(action, Notify):
+                    await self._notify(event, action)
             except Undeliverable:
                 return  # marked unreachable by the sending path; nothing more to send
             except BadRequest as exc:
@@ -196,6 +199,18 @@ class Dispatcher:
             # Every callback is answered, or the button keeps spinning.
             with contextlib.suppress(Undeliverable, TransportError):
                 await self._sending.answer_callback(chat, event.callback_id)
+
+    async def _notify(self, event: Event, action: Notify) -> None:
+        """Someone else's chat: their failure (blocked bot) must not stop the sender's replies."""
+        try:
+            await self._sending.send_text(action.chat_id, action.text, action.markup)
+            if action.document is not None:
+                await self._sending.send_document(action.chat_id, action.document)
+        except (Undeliverable, TransportError) as exc:
+            log.info(
+                "notification not delivered",
+                extra={"update_id": event.update_id, "reason": type(exc).__name__},
+            )
 
     async def _prune(self, now: datetime) -> None:
         async with UnitOfWork(self._sessions) as uow:

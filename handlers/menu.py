@@ -9,13 +9,32 @@ from handlers.turn import Turn
 
 
 def commands_for(role: Role | None, t: Translator) -> list[BotCommand]:
-    """What each role can do today; later flows add their commands here."""
+    """Each role's command menu, as setMyCommands shows it in that user's chat."""
     start = BotCommand("start", t("Main menu"))
     help_ = BotCommand("help", t("What this bot can do"))
     cancel = BotCommand("cancel", t("Leave what you are doing"))
+    settings = BotCommand("settings", t("Your profile"))
     if role is None:
         return [BotCommand("start", t("Register")), help_, cancel]
-    return [start, BotCommand("settings", t("Your profile")), help_, cancel]
+    if role is Role.ADMIN:
+        return [start, BotCommand("admin", t("Run the clinic")), settings, help_, cancel]
+    if role is Role.DOCTOR:
+        return [
+            start,
+            BotCommand("agenda", t("Your appointments")),
+            BotCommand("availability", t("Your working hours")),
+            settings,
+            help_,
+            cancel,
+        ]
+    return [
+        start,
+        BotCommand("book", t("Book a consultation")),
+        BotCommand("appointments", t("Your appointments")),
+        settings,
+        help_,
+        cancel,
+    ]
 
 
 def help_text(role: Role | None, t: Translator) -> str:
@@ -34,6 +53,7 @@ def help_text(role: Role | None, t: Translator) -> str:
         body = t(
             "You are a clinic admin.\n\n"
             "/start — main menu\n"
+            "/admin — invite and approve doctors, manage specialties\n"
             "/settings — your profile, if you registered as a patient too\n"
             "/cancel — leave what you are doing\n"
             "/help — this message"
@@ -42,6 +62,8 @@ def help_text(role: Role | None, t: Translator) -> str:
         body = t(
             "You are a doctor of the clinic.\n\n"
             "/start — main menu\n"
+            "/agenda — today and the next 7 days; cancel an appointment or block a time\n"
+            "/availability — weekly hours, days off, slot length, notice and horizon\n"
             "/settings — your profile and time zone\n"
             "/cancel — leave what you are doing\n"
             "/help — this message"
@@ -49,6 +71,8 @@ def help_text(role: Role | None, t: Translator) -> str:
     else:
         body = t(
             "/start — main menu\n"
+            "/book — book a consultation\n"
+            "/appointments — your appointments: reschedule or cancel\n"
             "/settings — see or change your name, date of birth, phone and time zone\n"
             "/cancel — leave what you are doing\n"
             "/help — this message"
@@ -66,8 +90,7 @@ def show_main_menu(turn: Turn, role: Role, name: str | None) -> None:
         greeting = t("Welcome back!")
     turn.reply(
         t(
-            "{greeting}\n\nSend /settings to see or change your profile, or /help for everything "
-            "you can do here.",
+            "{greeting}\n\nSend /help to see everything you can do here.",
             greeting=Html(greeting),
         ),
         RemoveKeyboard(),

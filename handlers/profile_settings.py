@@ -43,9 +43,18 @@ class Step(StrEnum):
     TIMEZONE = "tz"
 
 
-async def begin(turn: Turn, user: User) -> None:
+async def begin(turn: Turn) -> None:
     conv = await conversation.start(turn, FLOW, Step.MENU)
-    ask(turn, conv, user)
+    ask(turn, conv)
+
+
+def cancelled_text(turn: Turn) -> str:
+    return turn.t("Done. Changes you saved before are kept.")
+
+
+def _user(turn: Turn) -> User:
+    assert turn.user is not None, "the router only opens /settings for known users"
+    return turn.user
 
 
 def _profile(user: User) -> dict[str, object]:
@@ -65,8 +74,8 @@ def _menu_text(turn: Turn, user: User) -> str:
     return turn.t("Your profile:\n\n{details}", details=Html(summary_lines(turn, _profile(user))))
 
 
-def ask(turn: Turn, conv: Conversation, user: User) -> None:
-    t = turn.t
+def ask(turn: Turn, conv: Conversation) -> None:
+    t, user = turn.t, _user(turn)
     if conv.step != Step.MENU:
         prompt(turn, conv, Field(conv.step))
         return
@@ -86,8 +95,8 @@ def ask(turn: Turn, conv: Conversation, user: User) -> None:
     turn.reply(_menu_text(turn, user), keyboard)
 
 
-async def _save(turn: Turn, conv: Conversation, user: User) -> None:
-    field, data = Field(conv.step), conv.data
+async def _save(turn: Turn, conv: Conversation) -> None:
+    field, data, user = Field(conv.step), conv.data, _user(turn)
     if field is Field.NAME:
         user.full_name = str(data.pop("name"))
     elif field is Field.DOB:
@@ -99,21 +108,19 @@ async def _save(turn: Turn, conv: Conversation, user: User) -> None:
     user.updated_at = turn.now
     await conversation.move(turn, conv, Step.MENU)
     turn.reply(turn.t("Saved."), RemoveKeyboard())
-    ask(turn, conv, user)
+    ask(turn, conv)
 
 
-async def on_message(turn: Turn, conv: Conversation, user: User) -> None:
+async def on_message(turn: Turn, conv: Conversation) -> None:
     if conv.step == Step.MENU:
         turn.reply(turn.t("Please use the buttons above, or send /cancel to leave your profile."))
         return
     if await accept_message(turn, conv, Field(conv.step)):
-        await _save(turn, conv, user)
+        await _save(turn, conv)
 
 
-async def on_callback(
-    turn: Turn, conv: Conversation, user: User, callback: callbacks.Callback
-) -> None:
-    t, message_id, action = turn.t, turn.event.message_id, callback.action
+async def on_callback(turn: Turn, conv: Conversation, callback: callbacks.Callback) -> None:
+    t, message_id, action, user = turn.t, turn.event.message_id, callback.action, _user(turn)
     if conv.step == Step.MENU and action == "done":
         turn.answer()
         await conversation.end(turn)
@@ -126,12 +133,12 @@ async def on_callback(
         if message_id:
             turn.edit(message_id, _menu_text(turn, user))
         await conversation.move(turn, conv, Step(action[2:]))
-        ask(turn, conv, user)
+        ask(turn, conv)
         return
     if conv.step == Step.TIMEZONE and accept_zone_button(turn, conv, action):
         turn.answer()
         if message_id:
             turn.edit(message_id, t("Time zone: {tz}", tz=conv.data["tz"]))
-        await _save(turn, conv, user)
+        await _save(turn, conv)
         return
     turn.answer(t("This button is no longer active."))

@@ -58,6 +58,10 @@ async def begin(turn: Turn) -> None:
     ask(turn, conv)
 
 
+def cancelled_text(turn: Turn) -> str:
+    return turn.t("Registration stopped. Nothing you entered was kept. Send /start to begin again.")
+
+
 def ask(turn: Turn, conv: Conversation) -> None:
     """Put the current step's question to the user (also used to resume after a restart)."""
     step = Step(conv.step)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from clinic.roles import Role
-from handlers import callbacks, conversation, profile_settings, registration
+from handlers import callbacks, conversation, registration
+from handlers.deep_links import open_deep_link
 from handlers.events import EventKind
+from handlers.flows import BUTTONS, COMMANDS, CONVERSATIONS
 from handlers.menu import commands_for, help_text, show_main_menu
 from handlers.port import RemoveKeyboard
 from handlers.turn import Turn
@@ -40,23 +42,16 @@ async def route(turn: Turn) -> None:
     elif event.command is not None:
         await _route_command(turn, event.command)
     elif turn.conversation is not None:
-        await _continue(turn)
+        flow = CONVERSATIONS.get(turn.conversation.flow)
+        if flow is None:
+            await conversation.end(turn)  # a flow this version no longer has: start clean
+            turn.reply(turn.t("That conversation has ended. Send /help to see what you can do."))
+        else:
+            await flow.on_message(turn, turn.conversation)
     elif role_of(turn) is None:
         await registration.begin(turn)
     else:
-        turn.reply(turn.t("Send /help to see what you can do here, or /settings for your profile."))
-
-
-async def _continue(turn: Turn) -> None:
-    conv = turn.conversation
-    assert conv is not None
-    if conv.flow == registration.FLOW:
-        await registration.on_message(turn, conv)
-    elif conv.flow == profile_settings.FLOW and turn.user is not None:
-        await profile_settings.on_message(turn, conv, turn.user)
-    else:
-        await conversation.end(turn)  # a flow this version no longer has: start clean
-        turn.reply(turn.t("That conversation has ended. Send /help to see what you can do."))
+        turn.reply(turn.t("Send /help to see what you can do here."))
 
 
 async def _route_callback(turn: Turn) -> None:
@@ -64,16 +59,15 @@ async def _route_callback(turn: Turn) -> None:
     if callback is None:
         turn.answer(turn.t("This button is not valid."))
         return
+    if not callback.token and callback.flow in BUTTONS:
+        await BUTTONS[callback.flow].on_button(turn, callback)
+        return
     conv = turn.conversation
-    if conv is None or not conversation.is_current(conv, callback):
+    flow = CONVERSATIONS.get(callback.flow)
+    if conv is None or flow is None or not conversation.is_current(conv, callback):
         turn.answer(turn.t("This button is no longer active."))
         return
-    if conv.flow == registration.FLOW:
-        await registration.on_callback(turn, conv, callback)
-    elif conv.flow == profile_settings.FLOW and turn.user is not None:
-        await profile_settings.on_callback(turn, conv, turn.user, callback)
-    else:
-        turn.answer(turn.t("This button is no longer active."))
+    await flow.on_callback(turn, conv, callback)
 
 
 async def _route_command(turn: Turn, command: str) -> None:
@@ -91,20 +85,25 @@ async def _route_command(turn: Turn, command: str) -> None:
         turn.set_commands(commands_for(role, t))
     elif command == "start":
         await _start(turn, role)
-    elif command == "settings" and role is not None:
+    elif command in COMMANDS and role in COMMANDS[command].roles:
         if conv is not None and conv.flow == registration.FLOW:
-            registration.ask(turn, conv)
+            registration.ask(turn, conv)  # finish or cancel registration first
             return
-        user = turn.user or await _admin_account(turn)
-        await profile_settings.begin(turn, user)
-    elif command == "settings":
+        if turn.user is None and role is Role.ADMIN:
+            await _admin_account(turn)
+        await COMMANDS[command].run(turn)
+    elif command in COMMANDS and role is None:
         turn.reply(t("Please register first: send /start."))
     else:
+        # Includes other roles' commands: to a patient, /admin does not exist.
         turn.reply(t("I don't know that command. Send /help to see what you can do."))
 
 
 async def _start(turn: Turn, role: Role | None) -> None:
     conv, t = turn.conversation, turn.t
+    payload = turn.event.command_args
+    if payload and await open_deep_link(turn, payload, role):
+        return
     if conv is not None and conv.flow == registration.FLOW:
         turn.reply(t("Let's continue where you left off."))
         registration.ask(turn, conv)
@@ -125,13 +124,9 @@ async def _cancel(turn: Turn) -> None:
         turn.reply(t("There is nothing to cancel."), RemoveKeyboard())
         return
     await conversation.end(turn)
-    if conv.flow == registration.FLOW:
-        turn.reply(
-            t("Registration stopped. Nothing you entered was kept. Send /start to begin again."),
-            RemoveKeyboard(),
-        )
-    else:
-        turn.reply(t("Done. Changes you saved before are kept."), RemoveKeyboard())
+    flow = CONVERSATIONS.get(conv.flow)
+    text = flow.cancelled_text(turn) if flow else t("Cancelled.")
+    turn.reply(text, RemoveKeyboard())
 
 
 async def _admin_account(turn: Turn) -> User:

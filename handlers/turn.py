@@ -8,7 +8,7 @@ nothing is announced that was not saved.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from handlers.events import Event
 from handlers.i18n import Translator
@@ -21,6 +21,9 @@ from storage.unit_of_work import UnitOfWork
 class CoreConfig:
     admin_ids: frozenset[int]
     default_timezone: str
+    bot_username: str = "clinic_bot"
+    currency: str = "EUR"
+    cancel_cutoff: timedelta = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,17 @@ class SendDocument:
     caption: str | None = None
 
 
-Action = Reply | Edit | Answer | Delete | SetCommands | SendDocument
+@dataclass(frozen=True)
+class Notify:
+    """A message to someone other than the sender (the doctor, the admins, the patient)."""
+
+    chat_id: int
+    text: str
+    markup: Markup | None = None
+    document: Document | None = None
+
+
+Action = Reply | Edit | Answer | Delete | SetCommands | SendDocument | Notify
 
 
 @dataclass
@@ -83,6 +96,18 @@ class Turn:
 
     def delete(self, message_id: int) -> None:
         self.actions.append(Delete(message_id))
+
+    def send_document(self, document: Document, caption: str | None = None) -> None:
+        self.actions.append(SendDocument(document, caption))
+
+    def notify(
+        self,
+        chat_id: int,
+        text: str,
+        markup: Markup | None = None,
+        document: Document | None = None,
+    ) -> None:
+        self.actions.append(Notify(chat_id, text, markup, document))
 
     def set_commands(self, commands: list[BotCommand]) -> None:
         self.actions.append(SetCommands(tuple(commands)))

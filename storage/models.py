@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.ext.mutable import MutableDict
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import EncryptedJSON, EncryptedText, UTCDateTime
 
@@ -70,3 +70,114 @@ class KeyCanary(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     sealed: Mapped[str] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Specialty(Base):
+    __tablename__ = "specialties"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DoctorInvite(Base):
+    """A one-time deep link an admin hands to a doctor."""
+
+    __tablename__ = "doctor_invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Doctor(Base):
+    __tablename__ = "doctors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    specialty_id: Mapped[int] = mapped_column(ForeignKey("specialties.id"))
+    bio: Mapped[str] = mapped_column(Text)
+    fee_minor: Mapped[int] = mapped_column(Integer)  # in the currency's smallest unit
+    status: Mapped[str] = mapped_column(String(16))  # pending, approved, rejected, suspended
+    slot_minutes: Mapped[int] = mapped_column(Integer)  # the consultation length
+    buffer_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    min_notice_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    horizon_days: Mapped[int] = mapped_column(Integer, default=30)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    specialty: Mapped[Specialty] = relationship(lazy="joined", innerjoin=True)
+
+
+class WorkingHours(Base):
+    """One range of the weekly template: local wall-clock times in the doctor's zone."""
+
+    __tablename__ = "working_hours"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    start: Mapped[str] = mapped_column(String(5))  # "09:00"
+    end: Mapped[str] = mapped_column(String(5))
+
+
+class DayOff(Base):
+    __tablename__ = "days_off"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id"), index=True)
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+
+
+class TimeBlock(Base):
+    """A single slot the doctor took out of the calendar."""
+
+    __tablename__ = "time_blocks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+ACTIVE_STATUSES = ("booked", "in_consultation")
+
+
+class Appointment(Base):
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(16))
+    late_cancellation: Mapped[bool] = mapped_column(Boolean, default=False)
+    rescheduled_from_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+
+    doctor: Mapped[Doctor] = relationship(lazy="joined", innerjoin=True)
+    patient: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (
+        # The database refuses a second active appointment at the same doctor and time,
+        # even when two workers race past every check in code.
+        Index(
+            "uq_appointments_active_slot",
+            "doctor_id",
+            "starts_at",
+            unique=True,
+            sqlite_where=text("status IN ('booked', 'in_consultation')"),
+            postgresql_where=text("status IN ('booked', 'in_consultation')"),
+        ),
+        Index("ix_appointments_doctor_start", "doctor_id", "starts_at"),
+    )

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
+from storage.clinic_repositories import (
+    AppointmentRepository,
+    DoctorRepository,
+    InviteRepository,
+    ScheduleRepository,
+    SpecialtyRepository,
+)
 from storage.repositories import (
     ConversationRepository,
     ProcessedUpdateRepository,
@@ -17,6 +24,11 @@ class UnitOfWork:
     users: UserRepository
     conversations: ConversationRepository
     processed_updates: ProcessedUpdateRepository
+    specialties: SpecialtyRepository
+    invites: InviteRepository
+    doctors: DoctorRepository
+    schedules: ScheduleRepository
+    appointments: AppointmentRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -28,7 +40,17 @@ class UnitOfWork:
         self.users = UserRepository(self._session)
         self.conversations = ConversationRepository(self._session)
         self.processed_updates = ProcessedUpdateRepository(self._session)
+        self.specialties = SpecialtyRepository(self._session)
+        self.invites = InviteRepository(self._session)
+        self.doctors = DoctorRepository(self._session)
+        self.schedules = ScheduleRepository(self._session)
+        self.appointments = AppointmentRepository(self._session)
         return self
+
+    def savepoint(self) -> AsyncSessionTransaction:
+        """A nested transaction: a refused insert rolls back to here, not the whole turn."""
+        assert self._session is not None
+        return self._session.begin_nested()
 
     async def commit(self) -> None:
         assert self._session is not None

@@ -92,6 +92,8 @@ async def test_full_registration_creates_the_patient(harness: Harness) -> None:
         assert await uow.conversations.get(ANNA) is None
     assert [c.command for c in harness.messenger.commands[ANNA]] == [
         "start",
+        "book",
+        "appointments",
         "settings",
         "help",
         "cancel",

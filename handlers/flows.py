@@ -1,0 +1,57 @@
+"""Which module answers what: commands per role, conversation flows, stateless buttons.
+
+Conversation flows keep their step in the database and check every button against it;
+stateless buttons (admin decisions, appointment actions) carry an id that the handler checks
+against the acting user's role and ownership.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from clinic.roles import Role
+from handlers import profile_settings, registration
+from handlers.callbacks import Callback
+from handlers.turn import Turn
+from storage.models import Conversation
+
+
+class ConversationFlow(Protocol):
+    FLOW: str
+
+    def ask(self, turn: Turn, conv: Conversation) -> None: ...
+
+    async def on_message(self, turn: Turn, conv: Conversation) -> None: ...
+
+    async def on_callback(self, turn: Turn, conv: Conversation, callback: Callback) -> None: ...
+
+    def cancelled_text(self, turn: Turn) -> str: ...
+
+
+class ButtonHandler(Protocol):
+    BUTTONS: str
+
+    async def on_button(self, turn: Turn, callback: Callback) -> None: ...
+
+
+@dataclass(frozen=True)
+class Command:
+    roles: frozenset[Role]
+    run: Callable[[Turn], Awaitable[None]]
+
+
+EVERYONE = frozenset(Role)
+
+CONVERSATIONS: dict[str, ConversationFlow] = {
+    module.FLOW: module  # type: ignore[misc]
+    for module in (registration, profile_settings)
+}
+
+BUTTONS: dict[str, ButtonHandler] = {}
+
+# /start, /help and /cancel are the router's own; these depend on the role.
+COMMANDS: dict[str, Command] = {
+    "settings": Command(EVERYONE, profile_settings.begin),
+}

@@ -1,0 +1,168 @@
+"""Booking use cases on top of the pure rules: each runs inside the caller's unit of work.
+
+No double booking is enforced twice: the doctor's row is locked while free time is checked
+(PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE), and the unique index over active
+appointments refuses a second booking of the same start even if that check were bypassed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from clinic.appointments import (
+    Status,
+    check_changeable,
+    is_late_cancellation,
+    transition,
+)
+from clinic.slots import Interval, Schedule, WorkingRange, free_slots
+from clinic.timezones import zone
+from storage.models import Appointment, Doctor, User
+from storage.unit_of_work import UnitOfWork
+
+
+class SlotUnavailable(Exception):
+    """The time was just taken, or was never offered (a stale or forged choice)."""
+
+
+class PatientBusy(Exception):
+    """The patient already has an appointment overlapping this time."""
+
+
+class DoctorUnavailable(Exception):
+    """The doctor is not (or no longer) approved."""
+
+
+async def schedule_of(uow: UnitOfWork, doctor: Doctor) -> Schedule:
+    hours = await uow.schedules.hours(doctor.id)
+    days_off = await uow.schedules.days_off(doctor.id)
+    return Schedule(
+        zone=zone(doctor.user.timezone),
+        ranges=[
+            WorkingRange(h.weekday, time.fromisoformat(h.start), time.fromisoformat(h.end))
+            for h in hours
+        ],
+        slot_minutes=doctor.slot_minutes,
+        buffer_minutes=doctor.buffer_minutes,
+        days_off=[(d.first_day, d.last_day) for d in days_off],
+        min_notice=timedelta(minutes=doctor.min_notice_minutes),
+        horizon=timedelta(days=doctor.horizon_days),
+    )
+
+
+async def free_slots_for(
+    uow: UnitOfWork,
+    doctor: Doctor,
+    now: datetime,
+    window: Interval | None = None,
+    ignore_appointment: int | None = None,
+) -> list[Interval]:
+    schedule = await schedule_of(uow, doctor)
+    start = window.start if window else now
+    end = window.end if window else now + schedule.horizon + timedelta(days=1)
+    margin = timedelta(days=1)
+    busy = [
+        Interval(a.starts_at, a.ends_at)
+        for a in await uow.appointments.active_for_doctor(doctor.id, start - margin, end + margin)
+        if a.id != ignore_appointment
+    ]
+    busy += [
+        Interval(b.starts_at, b.ends_at)
+        for b in await uow.schedules.blocks_between(doctor.id, start - margin, end + margin)
+    ]
+    return free_slots(schedule, now, busy, window)
+
+
+def nearest(slots: Sequence[Interval], around: datetime, count: int = 4) -> list[Interval]:
+    """The free slots closest to the wanted time, in time order."""
+    closest = sorted(slots, key=lambda s: abs((s.start - around).total_seconds()))[:count]
+    return sorted(closest, key=lambda s: s.start)
+
+
+async def book(
+    uow: UnitOfWork,
+    doctor_id: int,
+    patient: User,
+    start: datetime,
+    reason: str | None,
+    now: datetime,
+    replacing: Appointment | None = None,
+) -> Appointment:
+    doctor = await uow.doctors.lock(doctor_id)
+    if doctor is None or doctor.status != "approved":
+        raise DoctorUnavailable()
+    await uow.appointments.lock_patient(patient.id)
+    day = Interval(start - timedelta(days=1), start + timedelta(days=1))
+    ignore = replacing.id if replacing else None
+    offered = await free_slots_for(uow, doctor, now, day, ignore_appointment=ignore)
+    slot = next((s for s in offered if s.start == start), None)
+    if slot is None:
+        raise SlotUnavailable()
+    clashes = [
+        a
+        for a in await uow.appointments.active_for_patient(patient.id, slot.start, slot.end)
+        if a.id != ignore
+    ]
+    if clashes:
+        raise PatientBusy()
+    appointment = Appointment(
+        doctor_id=doctor.id,
+        patient_id=patient.id,
+        starts_at=slot.start,
+        ends_at=slot.end,
+        status=Status.BOOKED.value,
+        reason=reason,
+        created_at=now,
+        updated_at=now,
+        late_cancellation=False,
+        rescheduled_from_id=ignore,
+    )
+    try:
+        async with uow.savepoint():
+            uow.appointments.add(appointment)
+            await uow.appointments.flush()
+    except IntegrityError:
+        raise SlotUnavailable() from None
+    appointment.doctor = doctor
+    appointment.patient = patient
+    return appointment
+
+
+async def reschedule(
+    uow: UnitOfWork, appointment: Appointment, new_start: datetime, now: datetime
+) -> Appointment:
+    """The new time is secured first; only then is the old one released (one transaction)."""
+    check_changeable(appointment.starts_at, now)
+    transition(appointment.status, Status.RESCHEDULED)  # raises before anything changes
+    moved = await book(
+        uow,
+        appointment.doctor_id,
+        appointment.patient,
+        new_start,
+        appointment.reason,
+        now,
+        replacing=appointment,
+    )
+    appointment.status = Status.RESCHEDULED.value
+    appointment.updated_at = now
+    return moved
+
+
+async def cancel(
+    uow: UnitOfWork,
+    appointment: Appointment,
+    by: str,
+    now: datetime,
+    cutoff: timedelta,
+) -> Appointment:
+    check_changeable(appointment.starts_at, now)
+    appointment.status = transition(appointment.status, Status.CANCELLED).value
+    appointment.cancelled_by = by
+    appointment.late_cancellation = by == "patient" and is_late_cancellation(
+        appointment.starts_at, now, cutoff
+    )
+    appointment.updated_at = now
+    return appointment
