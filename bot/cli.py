@@ -1,4 +1,4 @@
-"""Command line: `python bot.py [--framework ptb] [run|migrate|generate-key]`."""
+"""Command line: `python bot.py [--framework ptb|aiogram] [run|migrate|generate-key]`."""
 
 from __future__ import annotations
 
@@ -37,9 +37,12 @@ def parser() -> argparse.ArgumentParser:
     )
     root.add_argument(
         "--framework",
-        choices=["ptb"],
+        choices=["ptb", "aiogram"],
         default="ptb",
-        help="the Telegram framework the bot runs on (default: ptb, python-telegram-bot)",
+        help=(
+            "the Telegram framework the bot runs on: ptb (python-telegram-bot, the default) or "
+            "aiogram (aiogram 3); both behave the same"
+        ),
     )
     commands = root.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("run", help="run the bot with long polling (the default)")

@@ -58,7 +58,8 @@ def _translated_errors() -> Iterator[None]:
     except error.Forbidden as exc:
         raise RecipientUnavailable(exc.message) from None
     except error.BadRequest as exc:
-        if "message is not modified" in exc.message:
+        # PTB capitalises Telegram's text ("Message is not modified: ..."), so compare lowered.
+        if "message is not modified" in exc.message.lower():
             raise MessageNotModified(exc.message) from None
         raise BadRequest(exc.message) from None
     except error.TelegramError as exc:

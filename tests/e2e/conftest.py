@@ -1,6 +1,7 @@
 """End-to-end world: the Bot API emulator in the test process, `python bot.py` as a child.
 
-One bot process per test module (and per database kind), so the suite stays fast.
+One bot process per test module (and per database kind and framework), so the suite stays fast.
+Every test runs once on python-telegram-bot and once on aiogram: the adapters must agree.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tests.support.databases import PG_SKIP_REASON, fresh_database, postgres_url
 
 TOKEN = "123456:TEST-e2e-token-abcdef"
 ADMIN_ID = 424242
+FRAMEWORKS = ["ptb", "aiogram"]
 
 
 @dataclass
@@ -44,9 +46,17 @@ def e2e_db_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="module", params=FRAMEWORKS)
+def framework(request: pytest.FixtureRequest) -> str:
+    """The Telegram framework the bot process runs on (`python bot.py --framework ...`)."""
+    return str(request.param)
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(e2e_db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    workdir = tmp_path_factory.mktemp(f"bot-{e2e_db_kind}")
+async def world(
+    e2e_db_kind: str, framework: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
+    workdir = tmp_path_factory.mktemp(f"bot-{e2e_db_kind}-{framework}")
     key = generate_key()
     emulator = BotApiEmulator(token=TOKEN, bot_username="clinic_test_bot")
     await emulator.start()
@@ -64,6 +74,7 @@ async def world(e2e_db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> A
                 "SEND_BURST_PER_CHAT": "30",
             },
             cwd=workdir,
+            args=["--framework", framework],
         )
         await bot.start()
         engine = create_engine(database_url, Cipher([key]))

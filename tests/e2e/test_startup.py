@@ -87,25 +87,29 @@ async def test_bad_settings_stop_with_one_line(
     assert expected in one_plain_line(err)
 
 
-async def test_a_token_telegram_rejects(tmp_path: Path, emulator: BotApiEmulator) -> None:
+# `framework` (tests/e2e/conftest.py) runs each test that asks for it on ptb and on aiogram.
+async def test_a_token_telegram_rejects(
+    tmp_path: Path, emulator: BotApiEmulator, framework: str
+) -> None:
     env = {"BOT_TOKEN": "111:SOMEONE-elses-token", "TELEGRAM_API_BASE_URL": emulator.base_url}
-    code, _, err = await run_to_exit([], env, tmp_path)
+    code, _, err = await run_to_exit(["--framework", framework], env, tmp_path)
     assert code == 2
     assert "Telegram rejected BOT_TOKEN" in one_plain_line(err)
 
 
-async def test_an_unreachable_bot_api(tmp_path: Path) -> None:
+async def test_an_unreachable_bot_api(tmp_path: Path, framework: str) -> None:
     env = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{free_port()}"}
-    code, _, err = await run_to_exit([], env, tmp_path)
+    code, _, err = await run_to_exit(["--framework", framework], env, tmp_path)
     assert code == 2
     assert "cannot reach the Bot API" in one_plain_line(err)
 
 
 async def test_key_file_is_created_loudly_and_a_wrong_key_is_refused(
-    tmp_path: Path, emulator: BotApiEmulator
+    tmp_path: Path, emulator: BotApiEmulator, framework: str
 ) -> None:
     env = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": emulator.base_url}
-    bot = BotProcess(env, tmp_path)
+    args = ["--framework", framework]
+    bot = BotProcess(env, tmp_path, args)
     await bot.start()
     assert await bot.stop() == 0
     key_file = tmp_path / "clinic.db.key"
@@ -114,17 +118,17 @@ async def test_key_file_is_created_loudly_and_a_wrong_key_is_refused(
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
 
     # The same key file again: starts quietly.
-    again = BotProcess(env, tmp_path)
+    again = BotProcess(env, tmp_path, args)
     await again.start()
     assert await again.stop() == 0
     assert "NEW ENCRYPTION KEY CREATED" not in again.log_text()
 
-    code, _, err = await run_to_exit([], {**env, "ENCRYPTION_KEYS": generate_key()}, tmp_path)
+    code, _, err = await run_to_exit(args, {**env, "ENCRYPTION_KEYS": generate_key()}, tmp_path)
     assert code == 2
     assert "none of the keys" in one_plain_line(err)
 
     key_file.rename(tmp_path / "elsewhere.key")
-    code, _, err = await run_to_exit([], env, tmp_path)
+    code, _, err = await run_to_exit(args, env, tmp_path)
     assert code == 2
     assert "already holds data" in one_plain_line(err)
     assert not key_file.exists(), "no new key may be made for existing data"
