@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from clinic.roles import Role
-from handlers import profile_settings, registration
+from handlers import booking, my_appointments, profile_settings, registration
 from handlers.callbacks import Callback
 from handlers.turn import Turn
 from storage.models import Conversation
@@ -46,12 +46,17 @@ EVERYONE = frozenset(Role)
 
 CONVERSATIONS: dict[str, ConversationFlow] = {
     module.FLOW: module  # type: ignore[misc]
-    for module in (registration, profile_settings)
+    for module in (registration, profile_settings, booking)
 }
 
-BUTTONS: dict[str, ButtonHandler] = {}
+BUTTONS: dict[str, ButtonHandler] = {
+    module.BUTTONS: module  # type: ignore[misc]
+    for module in (booking, my_appointments)
+}
 
 # /start, /help and /cancel are the router's own; these depend on the role.
 COMMANDS: dict[str, Command] = {
     "settings": Command(EVERYONE, profile_settings.begin),
+    "book": Command(frozenset({Role.PATIENT}), booking.begin),
+    "appointments": Command(frozenset({Role.PATIENT}), my_appointments.show),
 }

@@ -60,6 +60,12 @@ class InviteRepository:
     async def by_code(self, code: str) -> DoctorInvite | None:
         return await self._session.scalar(select(DoctorInvite).where(DoctorInvite.code == code))
 
+    async def lock(self, code: str) -> DoctorInvite | None:
+        """The invite, locked for this transaction (PostgreSQL), so it is used only once."""
+        return await self._session.scalar(
+            select(DoctorInvite).where(DoctorInvite.code == code).with_for_update()
+        )
+
 
 class DoctorRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -70,6 +76,10 @@ class DoctorRepository:
 
     async def get(self, doctor_id: int) -> Doctor | None:
         return await self._session.get(Doctor, doctor_id)
+
+    async def flush(self) -> None:
+        """Send pending inserts so new rows get their ids (still inside the transaction)."""
+        await self._session.flush()
 
     async def by_user(self, user_id: int) -> Doctor | None:
         return await self._session.scalar(select(Doctor).where(Doctor.user_id == user_id))
@@ -160,6 +170,21 @@ class AppointmentRepository:
                 Appointment.ends_at > start,
             )
             .order_by(Appointment.starts_at)
+        )
+        return (await self._session.scalars(query)).all()
+
+    async def for_doctor_between(
+        self, doctor_id: int, start: datetime, end: datetime
+    ) -> Sequence[Appointment]:
+        """Every appointment of the doctor starting in [start, end), any status, by start."""
+        query = (
+            select(Appointment)
+            .where(
+                Appointment.doctor_id == doctor_id,
+                Appointment.starts_at >= start,
+                Appointment.starts_at < end,
+            )
+            .order_by(Appointment.starts_at, Appointment.id)
         )
         return (await self._session.scalars(query)).all()
 

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 
-from handlers.dispatcher import Dispatcher
-from handlers.events import Event
 from handlers.port import InlineKeyboard, RecipientUnavailable, ReplyKeyboard
-from handlers.sending import Limits, RateLimiter, SendingPath
-from handlers.turn import CoreConfig
 from storage.unit_of_work import UnitOfWork
 from tests.conftest import Storage
-from tests.support.fake_messenger import EventFactory, FakeMessenger
+from tests.support.harness import Clock, Harness, make_harness
 
 pytestmark = pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
 
@@ -23,57 +18,9 @@ ANNA = 501
 ADMIN = 900
 
 
-@dataclass
-class Harness:
-    storage: Storage
-    messenger: FakeMessenger
-    dispatcher: Dispatcher
-    events: EventFactory
-    unreachable: list[int]
-
-    async def send(self, user: int, text: str) -> None:
-        await self.dispatcher.handle(self.events.text(user, text))
-
-    async def tap(self, user: int, label: str) -> Event:
-        message_id, data = self.messenger.button_data(user, label)
-        event = self.events.callback(user, message_id, data)
-        await self.dispatcher.handle(event)
-        return event
-
-    def last(self, user: int) -> str:
-        return self.messenger.last_to(user).text
-
-    async def register(self, user: int, phone: str = "+4915112345678") -> None:
-        await self.send(user, "/start")
-        await self.tap(user, "✅ I agree")
-        await self.send(user, "Anna Schmidt")
-        await self.send(user, "17.05.1990")
-        await self.send(user, phone)
-        await self.tap(user, "Europe/Berlin")
-        await self.tap(user, "✅ Confirm")
-
-
 @pytest.fixture
 def harness(storage: Storage) -> Harness:
-    messenger = FakeMessenger()
-    unreachable: list[int] = []
-
-    async def mark(chat_id: int) -> None:
-        unreachable.append(chat_id)
-
-    async def no_sleep(_seconds: float) -> None:
-        return None
-
-    sending = SendingPath(
-        messenger, RateLimiter(Limits(1000, 1000, 1000), sleep=no_sleep), mark, sleep=no_sleep
-    )
-    dispatcher = Dispatcher(
-        storage.sessions,
-        sending,
-        CoreConfig(admin_ids=frozenset({ADMIN}), default_timezone="Europe/Berlin"),
-        clock=lambda: NOW,
-    )
-    return Harness(storage, messenger, dispatcher, EventFactory(), unreachable)
+    return make_harness(storage, admin_ids=frozenset({ADMIN}), clock=Clock(NOW))
 
 
 async def test_full_registration_creates_the_patient(harness: Harness) -> None:
@@ -261,6 +208,8 @@ async def test_commands_mid_flow_lose_nothing(harness: Harness) -> None:
     await harness.send(ANNA, "/help")
     assert "/cancel" in harness.last(ANNA)
     await harness.send(ANNA, "/book")
+    assert "Please register first" in harness.last(ANNA)
+    await harness.send(ANNA, "/frobnicate")
     assert "don't know that command" in harness.last(ANNA)
     await harness.send(ANNA, "/start")
     assert "date of birth" in harness.last(ANNA)

@@ -1,0 +1,191 @@
+"""/appointments for patients: upcoming ones each with Reschedule / Cancel, and the past.
+
+Buttons here are stateless ("ap:-:<verb>:<appointment id>"): each press reloads the
+appointment and checks that it belongs to the person pressing and can still be changed.
+"""
+
+from __future__ import annotations
+
+from clinic.appointments import AppointmentInPast, InvalidTransition, Status, is_late_cancellation
+from clinic.roles import Role
+from handlers import booking, callbacks
+from handlers.formatting import when
+from handlers.i18n import Html, Translator, translator
+from handlers.port import InlineButton, InlineKeyboard
+from handlers.scheduling import cancel
+from handlers.turn import Turn
+from storage.models import Appointment, User
+
+BUTTONS = "ap"
+PAST_SHOWN = 10
+
+
+def _pack(verb: str, appointment: Appointment) -> str:
+    return callbacks.pack(BUTTONS, "", verb, str(appointment.id))
+
+
+def _status_text(t: Translator, status: str) -> str:
+    return {
+        Status.BOOKED: t("booked"),
+        Status.CANCELLED: t("cancelled"),
+        Status.RESCHEDULED: t("moved"),
+        Status.IN_CONSULTATION: t("in progress"),
+        Status.COMPLETED: t("completed"),
+        Status.NO_SHOW: t("missed"),
+    }[Status(status)]
+
+
+def _card(turn: Turn, appointment: Appointment) -> str:
+    patient = appointment.patient
+    return turn.t(
+        "<b>{when}</b> ({zone})\n{doctor} · {specialty}",
+        when=when(appointment.starts_at, patient.timezone, turn.t.language),
+        zone=patient.timezone,
+        doctor=appointment.doctor.user.full_name or "?",
+        specialty=appointment.doctor.specialty.name,
+    )
+
+
+def _card_buttons(turn: Turn, appointment: Appointment) -> InlineKeyboard:
+    return InlineKeyboard(
+        (
+            (
+                InlineButton(turn.t("Reschedule"), _pack("re", appointment)),
+                InlineButton(turn.t("Cancel"), _pack("cx", appointment)),
+            ),
+        )
+    )
+
+
+async def show(turn: Turn) -> None:
+    patient = turn.user
+    assert patient is not None
+    appointments = await turn.uow.appointments.of_patient(patient.id)
+    upcoming = sorted(
+        (a for a in appointments if a.status == Status.BOOKED and a.starts_at > turn.now),
+        key=lambda a: a.starts_at,
+    )
+    past = [a for a in appointments if a not in upcoming][:PAST_SHOWN]
+    if not upcoming and not past:
+        turn.reply(turn.t("You have no appointments yet. Send /book to book one."))
+        return
+    if upcoming:
+        turn.reply(turn.t("Your upcoming appointments:"))
+        for appointment in upcoming:
+            turn.reply(_card(turn, appointment), _card_buttons(turn, appointment))
+    else:
+        turn.reply(turn.t("You have no upcoming appointments. Send /book to book one."))
+    if past:
+        lines = [
+            turn.t(
+                "{when} — {doctor} — {status}",
+                when=when(a.starts_at, patient.timezone, turn.t.language),
+                doctor=a.doctor.user.full_name or "?",
+                status=_status_text(turn.t, a.status),
+            )
+            for a in past
+        ]
+        turn.reply(turn.t("Earlier appointments:\n{lines}", lines=Html("\n".join(lines))))
+
+
+async def _own(turn: Turn, callback: callbacks.Callback) -> Appointment | None:
+    """The appointment named by the button, only if it is the presser's own."""
+    if not callback.action.isdigit() or turn.user is None:
+        return None
+    appointment = await turn.uow.appointments.get(int(callback.action))
+    if appointment is None or appointment.patient.telegram_id != turn.event.user_id:
+        return None
+    return appointment
+
+
+async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
+    t, message_id = turn.t, turn.event.message_id
+    appointment = await _own(turn, callback)
+    if appointment is None or turn.user is None or turn.user.role != Role.PATIENT.value:
+        turn.answer(t("This button is not valid."))
+        return
+    if appointment.status != Status.BOOKED or appointment.starts_at <= turn.now:
+        turn.answer(t("This appointment can no longer be changed."), alert=True)
+        if message_id:
+            turn.edit(message_id, _card(turn, appointment))
+        return
+    verb = callback.step
+    if verb == "re":
+        doctor = appointment.doctor
+        if doctor.status != "approved":
+            turn.answer(t("This doctor is not taking bookings at the moment."), alert=True)
+            return
+        turn.answer()
+        await booking.begin_with_doctor(turn, doctor, moving=appointment)
+    elif verb == "cx":
+        turn.answer()
+        late = is_late_cancellation(appointment.starts_at, turn.now, turn.config.cancel_cutoff)
+        warning = (
+            t(
+                "\n\nThis is less than {minutes} minutes before the start, so it counts as a "
+                "late cancellation.",
+                minutes=int(turn.config.cancel_cutoff.total_seconds() // 60),
+            )
+            if late
+            else ""
+        )
+        if message_id:
+            turn.edit(
+                message_id,
+                t(
+                    "Cancel this appointment?\n\n{card}{warning}",
+                    card=Html(_card(turn, appointment)),
+                    warning=Html(warning),
+                ),
+                InlineKeyboard(
+                    (
+                        (
+                            InlineButton(t("Yes, cancel it"), _pack("cy", appointment)),
+                            InlineButton(t("Keep it"), _pack("keep", appointment)),
+                        ),
+                    )
+                ),
+            )
+    elif verb == "keep":
+        turn.answer(t("Kept."))
+        if message_id:
+            turn.edit(message_id, _card(turn, appointment), _card_buttons(turn, appointment))
+    elif verb == "cy":
+        await _cancel(turn, appointment, message_id)
+    else:
+        turn.answer(t("This button is not valid."))
+
+
+async def _cancel(turn: Turn, appointment: Appointment, message_id: int | None) -> None:
+    t = turn.t
+    try:
+        await cancel(turn.uow, appointment, "patient", turn.now, turn.config.cancel_cutoff)
+    except (AppointmentInPast, InvalidTransition):
+        turn.answer(t("This appointment can no longer be changed."), alert=True)
+        return
+    turn.answer(t("Cancelled."))
+    if message_id:
+        turn.edit(message_id, t("Cancelled: {card}", card=Html(_card(turn, appointment))))
+    doctor = appointment.doctor
+    turn.notify(
+        doctor.user.telegram_id,
+        _doctor_notice(translator(doctor.user.language), appointment, appointment.patient),
+    )
+
+
+def _doctor_notice(t: Translator, appointment: Appointment, patient: User) -> str:
+    doctor = appointment.doctor
+    shown = when(appointment.starts_at, doctor.user.timezone, doctor.user.language)
+    if appointment.late_cancellation:
+        return t(
+            "Cancelled (late): {patient} will not come on {when} ({zone}).",
+            patient=patient.full_name or "?",
+            when=shown,
+            zone=doctor.user.timezone,
+        )
+    return t(
+        "Cancelled: {patient} will not come on {when} ({zone}).",
+        patient=patient.full_name or "?",
+        when=shown,
+        zone=doctor.user.timezone,
+    )
