@@ -127,8 +127,6 @@ async def test_the_database_itself_refuses_a_second_active_booking(storage: Stor
     with pytest.raises(IntegrityError):
         await insert(appointment(second))
     await insert(appointment(second, status="cancelled"))  # inactive rows do not count
-    async with UnitOfWork(storage.sessions) as uow:
-        session = uow._session  # noqa: SLF001
-        assert session is not None
+    async with storage.sessions() as session:
         total = await session.scalar(select(func.count()).select_from(Appointment))
     assert total == 2

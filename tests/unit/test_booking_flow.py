@@ -58,11 +58,9 @@ async def to_times(h: Harness, user: int) -> None:
 
 
 async def appointments(h: Harness) -> list[Appointment]:
-    async with UnitOfWork(h.storage.sessions) as uow:
-        session = uow._session  # noqa: SLF001 - a test peeks at every row
-        assert session is not None
+    async with h.storage.sessions() as session:
         rows = list(await session.scalars(select(Appointment).order_by(Appointment.id)))
-        session.expunge_all()  # keep the loaded values after the unit of work closes
+        session.expunge_all()  # keep the loaded values after the session closes
         return rows
 
 
