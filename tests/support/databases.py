@@ -21,13 +21,15 @@ def postgres_url() -> str | None:
 
 
 @asynccontextmanager
-async def fresh_database(kind: str, directory: Path) -> AsyncIterator[str]:
+async def fresh_database(
+    kind: str, directory: Path, server_url: str | None = None
+) -> AsyncIterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{directory / 'clinic.db'}"
         return
     import asyncpg  # only needed where PostgreSQL runs
 
-    base = make_url(postgres_url() or "")
+    base = make_url(server_url or postgres_url() or "")
     admin_dsn = base.set(drivername="postgresql", database=base.database or "test")
     name = f"clinic_test_{uuid.uuid4().hex[:12]}"
     dsn = admin_dsn.render_as_string(hide_password=False)
