@@ -34,9 +34,9 @@ from storage.crypto import Cipher, generate_key
 from storage.database import create_engine, session_factory
 from storage.migrate import check_keys, upgrade
 from storage.models import ACTIVE_STATUSES, Appointment
+from storage.seeding import seed_doctor, seed_patient
 from storage.unit_of_work import UnitOfWork
 from tests.support.databases import fresh_database
-from tests.support.seed import seed_doctor, seed_patient
 
 DOCTOR_ID = 990_001
 FIRST_PATIENT = 990_100

@@ -10,8 +10,8 @@ import pytest
 from icalendar import Calendar
 
 from bot.emulator import SimulatedUser
+from storage.seeding import EVERY_DAY_8_TO_20, seed_doctor, seed_patient
 from tests.e2e.conftest import World
-from tests.support.seed import EVERY_DAY_8_TO_20, seed_doctor, seed_patient
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
 

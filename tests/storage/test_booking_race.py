@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError
 
 from handlers.scheduling import SlotUnavailable, book, free_slots_for
 from storage.models import Appointment
+from storage.seeding import seed_doctor, seed_patient
 from storage.unit_of_work import UnitOfWork
 from tests.conftest import Storage
 from tests.support.harness import Clock, make_harness
-from tests.support.seed import seed_doctor, seed_patient
 
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 DOCTOR = 900

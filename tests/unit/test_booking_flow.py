@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from handlers.port import InlineKeyboard
 from storage.models import Appointment
+from storage.seeding import seed_doctor, seed_patient
 from storage.unit_of_work import UnitOfWork
 from tests.conftest import Storage
 from tests.support.harness import Clock, Harness, make_harness
-from tests.support.seed import seed_doctor, seed_patient
 
 pytestmark = pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
 

@@ -1,4 +1,4 @@
-"""Puts doctors and patients straight into the database for tests that start mid-story."""
+"""Puts doctors and patients straight into the database: demo clinics, benchmarks, tests."""
 
 from __future__ import annotations
 
