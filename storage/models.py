@@ -181,3 +181,100 @@ class Appointment(Base):
         ),
         Index("ix_appointments_doctor_start", "doctor_id", "starts_at"),
     )
+
+
+class Consultation(Base):
+    """The visit itself: opened by the doctor, relayed chat, closed with a wrap-up."""
+
+    __tablename__ = "consultations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), unique=True)
+    reference: Mapped[str] = mapped_column(String(24), unique=True)
+    video_room: Mapped[str | None] = mapped_column(EncryptedText)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    summary: Mapped[str | None] = mapped_column(EncryptedText)
+    private_notes: Mapped[str | None] = mapped_column(EncryptedText)
+    follow_up_days: Mapped[int | None] = mapped_column(Integer)
+    # Whether each side has had the short header that introduces the first relayed message.
+    header_to_patient: Mapped[bool] = mapped_column(Boolean, default=False)
+    header_to_doctor: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    appointment: Mapped[Appointment] = relationship(lazy="joined", innerjoin=True)
+
+
+class RelayedMessage(Base):
+    """One message carried across: both sides' ids (for replies and edits) and its content."""
+
+    __tablename__ = "relayed_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(16))  # to_doctor, to_patient
+    kind: Mapped[str] = mapped_column(String(16))  # text, photo, document, voice, ...
+    source_chat_id: Mapped[int] = mapped_column(BigInteger)
+    source_message_id: Mapped[int] = mapped_column(BigInteger)
+    copy_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    copy_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    content: Mapped[str | None] = mapped_column(EncryptedText)  # text or caption
+    files: Mapped[str | None] = mapped_column(EncryptedText)  # JSON list of file ids
+    delivered: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_relayed_source", "source_chat_id", "source_message_id"),
+        Index("ix_relayed_copy", "copy_chat_id", "copy_message_id"),
+    )
+
+
+class Prescription(Base):
+    __tablename__ = "prescriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"), index=True)
+    medicine: Mapped[str] = mapped_column(EncryptedText)
+    strength: Mapped[str] = mapped_column(EncryptedText)
+    dose: Mapped[str] = mapped_column(EncryptedText)
+    frequency: Mapped[str] = mapped_column(EncryptedText)
+    duration: Mapped[str] = mapped_column(EncryptedText)
+    instructions: Mapped[str | None] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RecordDocument(Base):
+    """A file the patient added to their own record (/upload): a lab report, a scan."""
+
+    __tablename__ = "record_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    file_id: Mapped[str] = mapped_column(EncryptedText)
+    file_name: Mapped[str | None] = mapped_column(EncryptedText)
+    caption: Mapped[str | None] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Who read or tried to read whose record, what, when, and whether it was allowed."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    subject_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    action: Mapped[str] = mapped_column(String(48))
+    target: Mapped[str | None] = mapped_column(String(64))
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class DoctorFocus(Base):
+    """Which open consultation a doctor's unaddressed messages go to (never guessed)."""
+
+    __tablename__ = "doctor_focus"
+
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id"), primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"))

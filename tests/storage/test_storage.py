@@ -181,3 +181,19 @@ async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(storage: Storage) -> 
     async with storage.engine.connect() as conn:
         assert (await conn.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
         assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() >= 5000
+
+
+async def test_migrations_build_exactly_the_models(storage: Storage) -> None:
+    """A model changed without a migration (or the reverse) fails here, not in production."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from storage.models import Base
+
+    def differences(connection: object) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})  # type: ignore[arg-type]
+        return list(compare_metadata(context, Base.metadata))
+
+    async with storage.engine.connect() as conn:
+        diff = await conn.run_sync(differences)
+    assert diff == []
