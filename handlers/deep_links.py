@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from clinic.roles import Role
+from handlers import doctor_onboarding
 from handlers.turn import Turn
 
 # prefix -> handler(turn, rest of payload, role); filled as flows that use links arrive.
 LINKS: dict[str, Callable[[Turn, str, Role | None], Awaitable[None]]] = {}
+LINKS["inv"] = doctor_onboarding.open_invite  # an admin's one-time doctor invite
 
 
 async def open_deep_link(turn: Turn, payload: str, role: Role | None) -> bool:

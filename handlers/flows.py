@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from clinic.roles import Role
-from handlers import booking, my_appointments, profile_settings, registration
+from handlers import (
+    admin,
+    agenda,
+    availability,
+    booking,
+    consultation,
+    doctor_onboarding,
+    my_appointments,
+    profile_settings,
+    registration,
+    specialty_admin,
+    time_block,
+)
 from handlers.callbacks import Callback
 from handlers.turn import Turn
 from storage.models import Conversation
@@ -51,7 +63,7 @@ CONVERSATIONS: dict[str, ConversationFlow] = {
 
 BUTTONS: dict[str, ButtonHandler] = {
     module.BUTTONS: module  # type: ignore[misc]
-    for module in (booking, my_appointments)
+    for module in (booking, my_appointments, consultation)
 }
 
 # /start, /help and /cancel are the router's own; these depend on the role.
@@ -60,3 +72,15 @@ COMMANDS: dict[str, Command] = {
     "book": Command(frozenset({Role.PATIENT}), booking.begin),
     "appointments": Command(frozenset({Role.PATIENT}), my_appointments.show),
 }
+
+# The doctor and admin side: invites and decisions, onboarding, hours, agenda, specialties.
+CONVERSATIONS.update(
+    {
+        module.FLOW: module  # type: ignore[misc]
+        for module in (doctor_onboarding, availability, specialty_admin, time_block)
+    }
+)
+BUTTONS.update({module.BUTTONS: module for module in (admin, agenda)})  # type: ignore[misc]
+COMMANDS["admin"] = Command(frozenset({Role.ADMIN}), admin.begin)
+COMMANDS["availability"] = Command(frozenset({Role.DOCTOR}), availability.begin)
+COMMANDS["agenda"] = Command(frozenset({Role.DOCTOR}), agenda.show)

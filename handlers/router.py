@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clinic.roles import Role
-from handlers import callbacks, conversation, registration
+from handlers import callbacks, consultation, conversation, doctor_onboarding, registration
 from handlers.deep_links import open_deep_link
 from handlers.events import EventKind
 from handlers.flows import BUTTONS, COMMANDS, CONVERSATIONS
@@ -32,6 +32,8 @@ async def route(turn: Turn) -> None:
     if event.kind is EventKind.CALLBACK:
         await _route_callback(turn)
     elif event.kind is EventKind.EDITED_MESSAGE:
+        if await consultation.on_edit(turn):
+            return
         if turn.conversation is not None:
             turn.reply(
                 turn.t(
@@ -50,8 +52,8 @@ async def route(turn: Turn) -> None:
             await flow.on_message(turn, turn.conversation)
     elif role_of(turn) is None:
         await registration.begin(turn)
-    else:
-        turn.reply(turn.t("Send /help to see what you can do here."))
+    elif not await consultation.on_message(turn):
+        await consultation.nothing_open(turn)
 
 
 async def _route_callback(turn: Turn) -> None:
@@ -92,7 +94,7 @@ async def _route_command(turn: Turn, command: str) -> None:
         if turn.user is None and role is Role.ADMIN:
             await _admin_account(turn)
         await COMMANDS[command].run(turn)
-    elif command in COMMANDS and role is None:
+    elif command in COMMANDS and role is None and Role.PATIENT in COMMANDS[command].roles:
         turn.reply(t("Please register first: send /start."))
     else:
         # Includes other roles' commands: to a patient, /admin does not exist.
@@ -107,6 +109,10 @@ async def _start(turn: Turn, role: Role | None) -> None:
     if conv is not None and conv.flow == registration.FLOW:
         turn.reply(t("Let's continue where you left off."))
         registration.ask(turn, conv)
+        return
+    if conv is not None and conv.flow == doctor_onboarding.FLOW:
+        turn.reply(t("Let's continue where you left off."))
+        await doctor_onboarding.resume(turn, conv)
         return
     if conv is not None:
         await conversation.end(turn)

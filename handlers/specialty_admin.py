@@ -1,0 +1,113 @@
+"""Admins keep the list of specialties: see it, add one by name.
+
+```mermaid
+stateDiagram-v2
+    [*] --> name: Add a specialty (from /admin → Specialties)
+    name --> name: bad or duplicate name (asked again)
+    name --> [*]: saved, the list is shown again
+```
+/cancel leaves and adds nothing.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from enum import StrEnum
+
+from handlers import callbacks, conversation
+from handlers.i18n import Html
+from handlers.port import InlineButton, InlineKeyboard
+from handlers.turn import Turn
+from storage.models import Conversation, Specialty
+
+FLOW = "sa"
+NAME_MAX_LENGTH = 64
+
+
+class Step(StrEnum):
+    NAME = "name"
+
+
+class BadName(ValueError):
+    pass
+
+
+def clean_specialty_name(text: str) -> str:
+    """1–64 characters: letters of any script, spaces and hyphens."""
+    name = " ".join(unicodedata.normalize("NFC", text).split())
+    if not name or len(name) > NAME_MAX_LENGTH:
+        raise BadName(text)
+    for char in name:
+        category = unicodedata.category(char)
+        if not (category[0] in "LM" or char in {" ", "-"}):
+            raise BadName(text)
+    if not any(unicodedata.category(c).startswith("L") for c in name):
+        raise BadName(text)
+    return name
+
+
+async def show_list(turn: Turn) -> None:
+    t = turn.t
+    names = [s.name for s in await turn.uow.specialties.all()]
+    # Names were typed by admins: each goes in as an escaped parameter.
+    lines = "\n".join(t("• {name}", name=name) for name in names)
+    text = t("Specialties:\n{lines}", lines=Html(lines))
+    if not names:
+        text = t("There are no specialties yet.")
+    keyboard = InlineKeyboard(
+        ((InlineButton(t("Add a specialty"), callbacks.pack("ad", "", "addsp", "0")),),)
+    )
+    turn.reply(text, keyboard)
+
+
+async def begin(turn: Turn) -> None:
+    conv = await conversation.start(turn, FLOW, Step.NAME)
+    ask(turn, conv)
+
+
+def ask(turn: Turn, conv: Conversation) -> None:
+    turn.reply(
+        turn.t(
+            "Type the name of the new specialty (up to 64 characters: letters, spaces and "
+            "hyphens), or send /cancel."
+        )
+    )
+
+
+def cancelled_text(turn: Turn) -> str:
+    return turn.t("No specialty was added.")
+
+
+async def on_message(turn: Turn, conv: Conversation) -> None:
+    t = turn.t
+    if not turn.is_admin:
+        await conversation.end(turn)
+        turn.reply(t("I don't know that command. Send /help to see what you can do."))
+        return
+    if turn.event.text is None:
+        turn.reply(t("Please type the name as text."))
+        return
+    try:
+        name = clean_specialty_name(turn.event.text)
+    except BadName:
+        turn.reply(
+            t(
+                "A specialty name has 1 to 64 characters: letters (any alphabet), spaces and "
+                "hyphens. Please type it again."
+            )
+        )
+        await conversation.move(turn, conv, Step.NAME)
+        return
+    existing = {s.name.casefold() for s in await turn.uow.specialties.all()}
+    if name.casefold() in existing:
+        turn.reply(t("“{name}” is already on the list. Please type another name.", name=name))
+        await conversation.move(turn, conv, Step.NAME)
+        return
+    turn.uow.specialties.add(Specialty(name=name, created_at=turn.now))
+    await conversation.end(turn)
+    turn.reply(t("Added “{name}”.", name=name))
+    await show_list(turn)
+
+
+async def on_callback(turn: Turn, conv: Conversation, callback: callbacks.Callback) -> None:
+    turn.answer(turn.t("This button is no longer active."))

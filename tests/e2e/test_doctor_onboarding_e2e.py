@@ -1,0 +1,116 @@
+"""An admin invites a doctor, who joins, is approved and sets hours: real bot process, emulator."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.emulator import SimulatedUser
+from storage.unit_of_work import UnitOfWork
+from tests.e2e.conftest import ADMIN_ID, World
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
+
+UNKNOWN = "I don't know that command. Send /help to see what you can do."
+
+
+async def invite_code(admin: SimulatedUser) -> str:
+    await admin.send_command("admin")
+    await admin.expect("Clinic administration")
+    await (await admin.tap("Invite a doctor")).answer()
+    message = await admin.expect("valid for 72 hours, usable once")
+    match = re.search(r"https://t\.me/clinic_test_bot\?start=inv_([A-Za-z0-9]+)", message.text)
+    assert match, message.text
+    return match.group(1)
+
+
+async def test_a_doctor_joins_by_invite_is_approved_and_sets_hours(world: World) -> None:
+    admin = world.emulator.user("Admin", user_id=ADMIN_ID)
+    code = await invite_code(admin)
+
+    greta = world.emulator.user("Greta", language_code="en")
+    await greta.send_command("start", f"inv_{code}")
+    await greta.expect("Do you agree")
+    await (await greta.tap("✅ I agree")).answer()
+    await greta.expect("full name")
+    await greta.send_text("Greta Hoffmann 🩺")
+    await greta.expect("no digits, emoji or other symbols")
+    await greta.send_text("Greta Hoffmann")
+    await greta.expect("Which is your specialty?")
+    await (await greta.tap("Cardiology")).answer()
+    await greta.expect("about yourself")
+    await greta.send_text("Cardiologist for 15 years. <i>English</i> & German.")
+    await greta.expect("How long is one consultation?")
+    await (await greta.tap("30 min")).answer()
+    await greta.expect("fee for one consultation")
+    await greta.send_text("fifty")
+    await greta.expect("could not read that as an amount")
+    await greta.send_text("50")
+    await greta.expect("time zone")
+    await (await greta.tap("Europe/Berlin")).answer()
+    summary = await greta.expect("Please check your doctor profile")
+    assert "<i>English</i> & German" in summary.text  # shown as typed, not as markup
+    await (await greta.tap("✅ Confirm")).answer()
+    await greta.expect("waiting for the clinic's review")
+
+    request = await admin.expect("A doctor asks to join")  # sent after the doctor's menu is set
+    commands = [c["command"] for c in world.emulator.commands_for(greta.id)]
+    assert commands == ["start", "agenda", "availability", "settings", "help", "cancel"]
+    assert "Greta Hoffmann" in request.text and "Cardiology" in request.text
+    assert admin.inline_buttons(request.message_id) == ["✅ Approve", "Reject"]
+    await (await admin.tap("✅ Approve", request.message_id)).answer()
+    await admin.expect_edit(request.message_id, "Approved")
+    await greta.expect("approved your profile")
+
+    async with UnitOfWork(world.sessions) as uow:
+        user = await uow.users.by_telegram_id(greta.id)
+        assert user is not None and user.role == "doctor" and user.timezone == "Europe/Berlin"
+        doctor = await uow.doctors.by_user(user.id)
+        assert doctor is not None and doctor.status == "approved"
+        assert doctor.fee_minor == 5000 and doctor.slot_minutes == 30
+        doctor_id = doctor.id
+        invite = await uow.invites.by_code(code)
+        assert invite is not None and invite.used_by == greta.id
+
+    await greta.send_command("availability")
+    await greta.expect("Your availability")
+    await (await greta.tap("Weekly hours")).answer()
+    await greta.expect("Type your weekly hours")
+    await greta.send_text("Mon 09:00-12:00\nFunday 10:00-11:00")
+    await greta.expect("Line 2: start the line with a weekday")
+    await greta.send_text("Mon 09:00-13:00 14:00-18:00\nWed 10:00-16:00")
+    await greta.expect("Saved your weekly hours")
+    menu = await greta.expect("Your availability")
+    assert "Mon: 09:00–13:00, 14:00–18:00" in menu.text and "Wed: 10:00–16:00" in menu.text
+    await (await greta.tap("Done")).answer()
+    await greta.expect("availability is saved")
+    async with UnitOfWork(world.sessions) as uow:
+        hours = [(h.weekday, h.start, h.end) for h in await uow.schedules.hours(doctor_id)]
+    assert hours == [(0, "09:00", "13:00"), (0, "14:00", "18:00"), (2, "10:00", "16:00")]
+
+    await greta.send_command("agenda")
+    agenda = await greta.expect("no appointments today or in the next 7 days")
+    assert greta.inline_buttons(agenda.message_id) == ["Block a time"]
+
+    # The link worked once; a second person opening it is refused and nothing is stored.
+    otto = world.emulator.user("Otto")
+    await otto.send_command("start", f"inv_{code}")
+    await otto.expect("already been used")
+    async with UnitOfWork(world.sessions) as uow:
+        assert await uow.users.by_telegram_id(otto.id) is None
+        assert await uow.conversations.get(otto.id) is None
+
+
+async def test_admin_is_unknown_to_everyone_else(world: World) -> None:
+    stranger = world.emulator.user("Stranger")
+    await stranger.send_command("admin")
+    message = await stranger.expect()
+    assert message.text == UNKNOWN
+    garbage = await stranger.send_command("start", "inv_nosuchcode")
+    assert garbage
+    await stranger.expect("This invite link is not valid")
+    tap = await stranger.tap_data("ad:-:inv:0", message.message_id)
+    answer = await tap.answer()
+    assert answer["text"] == "This button is not valid."
+    await stranger.expect_nothing()
