@@ -185,6 +185,12 @@ class AiogramMessenger(Messenger):
                 chat_id=chat_id, message_id=message_id, reply_markup=_inline(markup)
             )
 
+    async def edit_caption(self, chat_id: int, message_id: int, caption: str) -> None:
+        with _translated_errors():
+            await self._bot.edit_message_caption(
+                chat_id=chat_id, message_id=message_id, caption=caption, parse_mode=ParseMode.HTML
+            )
+
     async def answer_callback(
         self, callback_id: str, text: str | None = None, alert: bool = False
     ) -> None:
@@ -226,6 +232,21 @@ class AiogramMessenger(Messenger):
                 caption=caption,
                 parse_mode=ParseMode.HTML if caption else None,
             )
+        return SentMessage(message.chat.id, message.message_id)
+
+    async def send_document_by_id(
+        self, chat_id: int, file_id: str, caption: str | None = None, kind: str = "document"
+    ) -> SentMessage:
+        parse_mode = ParseMode.HTML if caption else None
+        with _translated_errors():
+            if kind == "photo":
+                message = await self._bot.send_photo(
+                    chat_id=chat_id, photo=file_id, caption=caption, parse_mode=parse_mode
+                )
+            else:
+                message = await self._bot.send_document(
+                    chat_id=chat_id, document=file_id, caption=caption, parse_mode=parse_mode
+                )
         return SentMessage(message.chat.id, message.message_id)
 
     async def send_chat_action(self, chat_id: int, action: str) -> None:

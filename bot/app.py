@@ -101,6 +101,7 @@ def build_dispatcher(
         bot_username=bot_username,
         currency=settings.payment_currency,
         cancel_cutoff=timedelta(minutes=settings.cancel_cutoff_minutes),
+        video_base_url=settings.video_room_base_url,
     )
     sending = SendingPath(messenger, RateLimiter(limits), mark_unreachable)
     return Dispatcher(sessions, sending, config)

@@ -145,6 +145,15 @@ class PtbMessenger(Messenger):
                 reply_markup=_markup(markup),  # type: ignore[arg-type]
             )
 
+    async def edit_caption(self, chat_id: int, message_id: int, caption: str) -> None:
+        with _translated_errors():
+            await self._bot.edit_message_caption(
+                chat_id=chat_id,
+                message_id=message_id,
+                caption=caption,
+                parse_mode=constants.ParseMode.HTML,
+            )
+
     async def answer_callback(
         self, callback_id: str, text: str | None = None, alert: bool = False
     ) -> None:
@@ -184,6 +193,21 @@ class PtbMessenger(Messenger):
                 caption=caption,
                 parse_mode=constants.ParseMode.HTML if caption else None,
             )
+        return SentMessage(message.chat_id, message.message_id)
+
+    async def send_document_by_id(
+        self, chat_id: int, file_id: str, caption: str | None = None, kind: str = "document"
+    ) -> SentMessage:
+        parse_mode = constants.ParseMode.HTML if caption else None
+        with _translated_errors():
+            if kind == "photo":
+                message = await self._bot.send_photo(
+                    chat_id, file_id, caption=caption, parse_mode=parse_mode
+                )
+            else:
+                message = await self._bot.send_document(
+                    chat_id, file_id, caption=caption, parse_mode=parse_mode
+                )
         return SentMessage(message.chat_id, message.message_id)
 
     async def send_chat_action(self, chat_id: int, action: str) -> None:

@@ -26,6 +26,7 @@ SETTING_HELP: dict[str, str] = {
     "DEFAULT_TIMEZONE": "an IANA time zone name, e.g. Europe/Berlin or UTC",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "PAYMENT_CURRENCY": "an ISO 4217 code for doctors' fees, e.g. EUR (default)",
+    "VIDEO_ROOM_BASE_URL": "the video service rooms are made on (default https://meet.jit.si)",
     "CANCEL_CUTOFF_MINUTES": "minutes before the start after which a cancellation is late "
     "(default 60)",
 }
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     payment_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     cancel_cutoff_minutes: int = Field(default=60, ge=0)
+    video_room_base_url: str = Field(default="https://meet.jit.si", pattern=r"^https?://\S+$")
     # Sending limits (Telegram's published guidance); exposed so benchmarks can lift them.
     send_rate_global: float = Field(default=30.0, gt=0)
     send_rate_per_chat: float = Field(default=1.0, gt=0)
@@ -98,7 +100,8 @@ class Settings(BaseSettings):
         if not token:
             raise SettingsError(
                 f"BOT_TOKEN is not set. Set it to {SETTING_HELP['BOT_TOKEN']} "
-                "(in the environment or a .env file)."
+                "(in the environment or a .env file), or try the bot without Telegram: "
+                "`python bot.py sandbox --seed-demo`."
             )
         if not TOKEN_PATTERN.match(token):
             raise SettingsError(

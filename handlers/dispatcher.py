@@ -23,12 +23,15 @@ from handlers.sending import SendingPath, Undeliverable
 from handlers.turn import (
     Action,
     Answer,
+    CopyOut,
     CoreConfig,
     Delete,
     Edit,
+    EditCopy,
     Notify,
     Reply,
     SendDocument,
+    SendStoredFile,
     SetCommands,
     Turn,
 )
@@ -177,8 +180,16 @@ class Dispatcher:
                     await self._sending.set_chat_commands(chat, list(action.commands))
                 elif isinstance(action, SendDocument):
                     await self._sending.send_document(chat, action.document, action.caption)
+                elif isinstance(action, SendStoredFile):
+                    await self._sending.send_document_by_id(
+                        chat, action.file_id, action.caption, action.kind
+                    )
                 elif isinstance(action, Notify):
                     await self._notify(event, action)
+                elif isinstance(action, CopyOut):
+                    await self._copy_out(event, action)
+                elif isinstance(action, EditCopy):
+                    await self._edit_copy(event, action)
             except Undeliverable:
                 return  # marked unreachable by the sending path; nothing more to send
             except BadRequest as exc:
@@ -209,6 +220,45 @@ class Dispatcher:
         except (Undeliverable, TransportError) as exc:
             log.info(
                 "notification not delivered",
+                extra={"update_id": event.update_id, "reason": type(exc).__name__},
+            )
+
+    async def _copy_out(self, event: Event, action: CopyOut) -> None:
+        """Carry a message across; if the other side can't get it, the sender is told."""
+        try:
+            if action.header:
+                await self._sending.send_text(action.to_chat, action.header)
+            sent = await self._sending.copy_message(
+                action.to_chat, action.from_chat, action.message_id, reply_to=action.reply_to
+            )
+        except (Undeliverable, TransportError) as exc:
+            log.info(
+                "relay not delivered",
+                extra={"update_id": event.update_id, "reason": type(exc).__name__},
+            )
+            async with UnitOfWork(self._sessions) as uow:
+                relayed = await uow.consultations.relayed(action.relayed_id)
+                if relayed is not None:
+                    relayed.delivered = False
+                await uow.commit()
+            with contextlib.suppress(Undeliverable, TransportError):
+                await self._sending.send_text(event.chat_id, action.undelivered_text)
+            return
+        async with UnitOfWork(self._sessions) as uow:
+            relayed = await uow.consultations.relayed(action.relayed_id)
+            if relayed is not None:
+                relayed.copy_chat_id, relayed.copy_message_id = sent.chat_id, sent.message_id
+            await uow.commit()
+
+    async def _edit_copy(self, event: Event, action: EditCopy) -> None:
+        try:
+            if action.caption:
+                await self._sending.edit_caption(action.to_chat, action.message_id, action.text)
+            else:
+                await self._sending.edit_text(action.to_chat, action.message_id, action.text)
+        except (Undeliverable, TransportError) as exc:
+            log.info(
+                "relayed edit not delivered",
                 extra={"update_id": event.update_id, "reason": type(exc).__name__},
             )
 

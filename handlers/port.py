@@ -104,6 +104,8 @@ class Messenger(Protocol):
         self, chat_id: int, message_id: int, markup: InlineKeyboard | None
     ) -> None: ...
 
+    async def edit_caption(self, chat_id: int, message_id: int, caption: str) -> None: ...
+
     async def answer_callback(
         self, callback_id: str, text: str | None = None, alert: bool = False
     ) -> None: ...
@@ -122,6 +124,12 @@ class Messenger(Protocol):
     async def send_document(
         self, chat_id: int, document: Document, caption: str | None = None
     ) -> SentMessage: ...
+
+    async def send_document_by_id(
+        self, chat_id: int, file_id: str, caption: str | None = None, kind: str = "document"
+    ) -> SentMessage:
+        """Send again a file Telegram already holds (kind "photo" or "document")."""
+        ...
 
     async def send_chat_action(self, chat_id: int, action: str) -> None: ...
 

@@ -167,6 +167,13 @@ class SendingPath:
 
         await self._deliver(chat_id, call, "edit")
 
+    async def edit_caption(self, chat_id: int, message_id: int, caption: str) -> None:
+        async def call() -> None:
+            with contextlib.suppress(MessageNotModified):
+                await self.messenger.edit_caption(chat_id, message_id, caption)
+
+        await self._deliver(chat_id, call, "edit")
+
     async def answer_callback(
         self, chat_id: int, callback_id: str, text: str | None = None, alert: bool = False
     ) -> None:
@@ -198,6 +205,13 @@ class SendingPath:
     ) -> SentMessage:
         return await self._deliver(
             chat_id, lambda: self.messenger.send_document(chat_id, document, caption)
+        )
+
+    async def send_document_by_id(
+        self, chat_id: int, file_id: str, caption: str | None = None, kind: str = "document"
+    ) -> SentMessage:
+        return await self._deliver(
+            chat_id, lambda: self.messenger.send_document_by_id(chat_id, file_id, caption, kind)
         )
 
     async def send_chat_action(self, chat_id: int, action: str) -> None:

@@ -24,6 +24,7 @@ class CoreConfig:
     bot_username: str = "clinic_bot"
     currency: str = "EUR"
     cancel_cutoff: timedelta = timedelta(hours=1)
+    video_base_url: str = "https://meet.jit.si"
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,15 @@ class SendDocument:
 
 
 @dataclass(frozen=True)
+class SendStoredFile:
+    """Send again, by its Telegram file id, a file the bot already holds (a record upload)."""
+
+    file_id: str
+    kind: str = "document"  # "photo" or "document"
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
 class Notify:
     """A message to someone other than the sender (the doctor, the admins, the patient)."""
 
@@ -71,7 +81,42 @@ class Notify:
     document: Document | None = None
 
 
-Action = Reply | Edit | Answer | Delete | SetCommands | SendDocument | Notify
+@dataclass(frozen=True)
+class CopyOut:
+    """Relay one message to the other side of a consultation (copyMessage: no sender shown).
+
+    The chat log row exists already (saved in the turn's transaction); once sent, the
+    dispatcher stores the copy's id on it so replies and edits can be mapped later."""
+
+    relayed_id: int
+    to_chat: int
+    from_chat: int
+    message_id: int
+    reply_to: int | None = None
+    header: str | None = None
+    undelivered_text: str = ""
+
+
+@dataclass(frozen=True)
+class EditCopy:
+    to_chat: int
+    message_id: int
+    text: str
+    caption: bool = False
+
+
+Action = (
+    Reply
+    | Edit
+    | Answer
+    | Delete
+    | SetCommands
+    | SendDocument
+    | SendStoredFile
+    | Notify
+    | CopyOut
+    | EditCopy
+)
 
 
 @dataclass
@@ -100,6 +145,11 @@ class Turn:
     def send_document(self, document: Document, caption: str | None = None) -> None:
         self.actions.append(SendDocument(document, caption))
 
+    def send_stored_file(
+        self, file_id: str, kind: str = "document", caption: str | None = None
+    ) -> None:
+        self.actions.append(SendStoredFile(file_id, kind, caption))
+
     def notify(
         self,
         chat_id: int,
@@ -108,6 +158,9 @@ class Turn:
         document: Document | None = None,
     ) -> None:
         self.actions.append(Notify(chat_id, text, markup, document))
+
+    def relay(self, action: CopyOut | EditCopy) -> None:
+        self.actions.append(action)
 
     def set_commands(self, commands: list[BotCommand]) -> None:
         self.actions.append(SetCommands(tuple(commands)))

@@ -13,6 +13,7 @@ from storage.clinic_repositories import (
     ScheduleRepository,
     SpecialtyRepository,
 )
+from storage.consultation_repositories import AuditRepository, ConsultationRepository
 from storage.repositories import (
     ConversationRepository,
     ProcessedUpdateRepository,
@@ -29,6 +30,8 @@ class UnitOfWork:
     doctors: DoctorRepository
     schedules: ScheduleRepository
     appointments: AppointmentRepository
+    consultations: ConsultationRepository
+    audit: AuditRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -45,6 +48,8 @@ class UnitOfWork:
         self.doctors = DoctorRepository(self._session)
         self.schedules = ScheduleRepository(self._session)
         self.appointments = AppointmentRepository(self._session)
+        self.consultations = ConsultationRepository(self._session)
+        self.audit = AuditRepository(self._session)
         return self
 
     def savepoint(self) -> AsyncSessionTransaction:

@@ -24,6 +24,7 @@ class Sent:
     text: str
     markup: Markup | None = None
     edits: list[str] = field(default_factory=list)
+    reply_to: int | None = None
 
 
 class FakeMessenger:
@@ -33,6 +34,7 @@ class FakeMessenger:
         self.commands: dict[int, list[BotCommand]] = {}
         self.deleted: list[tuple[int, int]] = []
         self.failures: list[TransportError] = []
+        self.files_sent: list[tuple[int, str, str, str | None]] = []
         self.calls = 0
         self._ids = itertools.count(1)
 
@@ -65,6 +67,12 @@ class FakeMessenger:
         self._maybe_fail()
         next(m for m in self.sent if m.message_id == message_id).markup = markup
 
+    async def edit_caption(self, chat_id: int, message_id: int, caption: str) -> None:
+        self._maybe_fail()
+        message = next(m for m in self.sent if m.message_id == message_id)
+        message.text = caption
+        message.edits.append(caption)
+
     async def answer_callback(
         self, callback_id: str, text: str | None = None, alert: bool = False
     ) -> None:
@@ -83,12 +91,22 @@ class FakeMessenger:
         caption: str | None = None,
         reply_to: int | None = None,
     ) -> SentMessage:
-        return await self.send_text(chat_id, caption or "(copy)")
+        self._maybe_fail()
+        message = Sent(chat_id, next(self._ids), f"(copy of {from_chat_id}:{message_id})")
+        message.reply_to = reply_to
+        self.sent.append(message)
+        return SentMessage(chat_id, message.message_id)
 
     async def send_document(
         self, chat_id: int, document: Document, caption: str | None = None
     ) -> SentMessage:
         return await self.send_text(chat_id, caption or document.filename)
+
+    async def send_document_by_id(
+        self, chat_id: int, file_id: str, caption: str | None = None, kind: str = "document"
+    ) -> SentMessage:
+        self.files_sent.append((chat_id, kind, file_id, caption))
+        return await self.send_text(chat_id, caption or f"({kind} {file_id})")
 
     async def send_chat_action(self, chat_id: int, action: str) -> None:
         self._maybe_fail()
@@ -124,7 +142,9 @@ class EventFactory:
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(10_000)
 
-    def text(self, user_id: int, text: str, language: str = "en") -> Event:
+    def text(
+        self, user_id: int, text: str, language: str = "en", reply_to: int | None = None
+    ) -> Event:
         command, args = split_command(text, "clinic_test_bot")
         return Event(
             update_id=next(self._update_ids),
@@ -135,6 +155,17 @@ class EventFactory:
             text=text,
             command=command,
             command_args=args,
+            reply_to_message_id=reply_to,
+        )
+
+    def edited(self, user_id: int, message_id: int, text: str) -> Event:
+        return Event(
+            update_id=next(self._update_ids),
+            kind=EventKind.EDITED_MESSAGE,
+            sender=Sender(user_id, "Test"),
+            chat_id=user_id,
+            message_id=message_id,
+            text=text,
         )
 
     def callback(self, user_id: int, message_id: int, data: str) -> Event:

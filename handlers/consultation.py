@@ -1,0 +1,386 @@
+"""The visit: the doctor opens it, both talk through the bot, either asks for a video room.
+
+Every message crosses with copyMessage, so neither side sees the other's Telegram account.
+Where a message goes is decided from the stored mapping of relayed messages (a reply), the
+doctor's chosen current consultation, or the only open one; with two open and no choice made,
+the doctor is asked. Buttons here are stateless ("cs:-:<verb>:<id>") and every press checks
+that the presser takes part in that consultation.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import secrets
+from collections.abc import Sequence
+
+from clinic.appointments import InvalidTransition, Status, transition
+from clinic.consultation_rules import OutsideWindow, check_opening_window, reference_for
+from clinic.roles import Role
+from handlers import callbacks
+from handlers.formatting import when
+from handlers.i18n import Translator, translator
+from handlers.port import InlineButton, InlineKeyboard
+from handlers.turn import CopyOut, EditCopy, Turn
+from storage.models import Appointment, Consultation, Doctor, RelayedMessage, User
+
+BUTTONS = "cs"
+TO_DOCTOR, TO_PATIENT = "to_doctor", "to_patient"
+
+
+def _pack(verb: str, ident: int | str) -> str:
+    return callbacks.pack(BUTTONS, "", verb, str(ident))
+
+
+def video_button(t: Translator, consultation: Consultation) -> InlineKeyboard:
+    return InlineKeyboard(((InlineButton(t("🎥 Video call"), _pack("video", consultation.id)),),))
+
+
+async def _doctor_of(turn: Turn) -> Doctor | None:
+    if turn.user is None or turn.user.role != Role.DOCTOR.value:
+        return None
+    return await turn.uow.doctors.by_user(turn.user.id)
+
+
+# Opening ------------------------------------------------------------------------------------
+
+
+async def open_visit(turn: Turn, appointment: Appointment) -> None:
+    t = turn.t
+    doctor = await _doctor_of(turn)
+    if doctor is None or appointment.doctor_id != doctor.id:
+        turn.answer(t("This button is not valid."))
+        return
+    existing = await turn.uow.consultations.by_appointment(appointment.id)
+    if existing is not None and existing.closed_at is None:
+        turn.answer(t("This consultation is already open."))
+        return
+    try:
+        check_opening_window(appointment.starts_at, appointment.ends_at, turn.now)
+        appointment.status = transition(appointment.status, Status.IN_CONSULTATION).value
+    except OutsideWindow as early_or_late:
+        text = (
+            t("It is too early: you can open this consultation 10 minutes before it starts.")
+            if early_or_late.too_early
+            else t("This consultation's time has passed.")
+        )
+        turn.answer(text, alert=True)
+        return
+    except InvalidTransition:
+        turn.answer(t("This appointment can no longer be opened."), alert=True)
+        return
+    appointment.updated_at = turn.now
+    consultation = Consultation(
+        appointment_id=appointment.id,
+        reference=reference_for(appointment.id, appointment.starts_at),
+        opened_at=turn.now,
+        header_to_patient=False,
+        header_to_doctor=False,
+    )
+    turn.uow.consultations.add(consultation)
+    await turn.uow.consultations.flush()
+    await turn.uow.consultations.set_focus(doctor.id, consultation.id)
+    turn.answer()
+    patient = appointment.patient
+    others = [
+        c
+        for c in await turn.uow.consultations.open_for_doctor(doctor.id)
+        if c.id != consultation.id
+    ]
+    text = t(
+        "Consultation with {patient} is open (ref. {reference}). What you send here now goes to "
+        "the patient, without your Telegram account. Send /end to wrap up.",
+        patient=patient.full_name or "?",
+        reference=consultation.reference,
+    )
+    if others:
+        text += "\n\n" + t(
+            "You have other open consultations: reply to one of their messages to answer them, "
+            "or switch with the buttons."
+        )
+    turn.reply(text, _doctor_keyboard(t, consultation, [consultation, *others]))
+    pt = translator(patient.language)
+    turn.notify(
+        patient.telegram_id,
+        pt(
+            "{doctor} has joined your consultation. Write here: your messages, photos and "
+            "documents go to the doctor.",
+            doctor=doctor.user.full_name or "?",
+        ),
+        video_button(pt, consultation),
+    )
+
+
+def _doctor_keyboard(
+    t: Translator, current: Consultation, open_ones: Sequence[Consultation]
+) -> InlineKeyboard:
+    rows = [(InlineButton(t("🎥 Video call"), _pack("video", current.id)),)]
+    if len(open_ones) > 1:
+        for consultation in open_ones:
+            if consultation.id != current.id:
+                name = consultation.appointment.patient.full_name or "?"
+                label = t("Talk to {patient}", patient=name)
+                rows.append((InlineButton(_plain(label), _pack("focus", consultation.id)),))
+    return InlineKeyboard(tuple(rows))
+
+
+def _plain(text: str) -> str:
+    """Button labels are not HTML: undo the escaping the translator applied."""
+    return html.unescape(text)
+
+
+# Buttons ------------------------------------------------------------------------------------
+
+
+async def _participant(turn: Turn, consultation_id: str) -> tuple[Consultation, str] | None:
+    """The open consultation and the presser's side of it, or None."""
+    if not consultation_id.isdigit() or turn.user is None:
+        return None
+    consultation = await turn.uow.consultations.get(int(consultation_id))
+    if consultation is None:
+        return None
+    appointment = consultation.appointment
+    if appointment.patient.telegram_id == turn.event.user_id:
+        return consultation, Role.PATIENT.value
+    if appointment.doctor.user.telegram_id == turn.event.user_id:
+        return consultation, Role.DOCTOR.value
+    return None
+
+
+async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
+    t, verb = turn.t, callback.step
+    if verb == "open":
+        appointment = (
+            await turn.uow.appointments.get(int(callback.action))
+            if callback.action.isdigit()
+            else None
+        )
+        if appointment is None:
+            turn.answer(t("This button is not valid."))
+            return
+        await open_visit(turn, appointment)
+        return
+    if verb.startswith("to") and verb[2:].isdigit():
+        found = await _participant(turn, verb[2:])
+    else:
+        found = await _participant(turn, callback.action)
+    if found is None:
+        turn.answer(t("This button is not valid."))
+        return
+    consultation, side = found
+    if consultation.closed_at is not None:
+        turn.answer(t("This consultation has ended."), alert=True)
+        return
+    if verb == "video":
+        await _video(turn, consultation, side)
+    elif verb == "focus" and side == Role.DOCTOR.value:
+        await turn.uow.consultations.set_focus(consultation.appointment.doctor_id, consultation.id)
+        name = consultation.appointment.patient.full_name or "?"
+        turn.answer()
+        turn.reply(t("Your messages now go to {patient}.", patient=name))
+    elif verb.startswith("to") and side == Role.DOCTOR.value and callback.action.isdigit():
+        turn.answer()
+        await turn.uow.consultations.set_focus(consultation.appointment.doctor_id, consultation.id)
+        await _relay(turn, consultation, side, int(callback.action), None)
+    else:
+        turn.answer(t("This button is not valid."))
+
+
+async def _video(turn: Turn, consultation: Consultation, side: str) -> None:
+    t = turn.t
+    if not consultation.video_room:
+        # Unguessable: 128 bits of randomness; the call itself never passes through the bot.
+        consultation.video_room = f"clinic-{secrets.token_urlsafe(16)}"
+    link = f"{turn.config.video_base_url.rstrip('/')}/{consultation.video_room}"
+    turn.answer()
+    turn.reply(t("Video room for this consultation: {link}", link=link))
+    appointment = consultation.appointment
+    other: User = appointment.doctor.user if side == Role.PATIENT.value else appointment.patient
+    ot = translator(other.language)
+    turn.notify(
+        other.telegram_id,
+        ot("The other side opened a video room for your consultation: {link}", link=link),
+    )
+
+
+# Messages -----------------------------------------------------------------------------------
+
+
+async def _open_ones(turn: Turn) -> tuple[list[Consultation], str] | None:
+    if turn.user is None:
+        return None
+    if turn.user.role == Role.DOCTOR.value:
+        doctor = await _doctor_of(turn)
+        if doctor is None:
+            return None
+        return list(await turn.uow.consultations.open_for_doctor(doctor.id)), Role.DOCTOR.value
+    return list(await turn.uow.consultations.open_for_patient(turn.user.id)), Role.PATIENT.value
+
+
+async def on_message(turn: Turn) -> bool:
+    """Relay the message if the sender has an open consultation; False if there is none."""
+    found = await _open_ones(turn)
+    if not found or not found[0]:
+        return False
+    open_ones, side = found
+    event, t = turn.event, turn.t
+    assert event.message_id is not None
+    if event.reply_to_message_id is not None:
+        mapped = await turn.uow.consultations.relayed_at(event.chat_id, event.reply_to_message_id)
+        target = next((c for c in open_ones if mapped and c.id == mapped.consultation_id), None)
+        if mapped is not None and target is not None:
+            other_side = (
+                mapped.copy_message_id
+                if mapped.source_chat_id == event.chat_id
+                else mapped.source_message_id
+            )
+            await _relay(turn, target, side, event.message_id, other_side)
+            return True
+    if len(open_ones) == 1:
+        await _relay(turn, open_ones[0], side, event.message_id, None)
+        return True
+    if side == Role.DOCTOR.value:
+        focus = await turn.uow.consultations.focus(open_ones[0].appointment.doctor_id)
+        target = next((c for c in open_ones if c.id == focus), None)
+        if target is not None:
+            await _relay(turn, target, side, event.message_id, None)
+            return True
+    # Two open and nothing says which: ask, never guess.
+    rows = tuple(
+        (InlineButton(_plain(_other_name(t, c, side)), _pack(f"to{c.id}", event.message_id)),)
+        for c in open_ones
+    )
+    turn.reply(t("Who is this message for?"), InlineKeyboard(rows))
+    return True
+
+
+def _other_name(t: Translator, consultation: Consultation, side: str) -> str:
+    appointment = consultation.appointment
+    name = (
+        appointment.patient.full_name
+        if side == Role.DOCTOR.value
+        else appointment.doctor.user.full_name
+    )
+    return t("To {name}", name=name or "?")
+
+
+def _kind(turn: Turn) -> tuple[str, str | None, list[str]]:
+    event = turn.event
+    if event.attachments:
+        first = event.attachments[0]
+        return first.kind, event.caption, [a.file_id for a in event.attachments]
+    if event.location is not None:
+        return "location", f"{event.location.latitude},{event.location.longitude}", []
+    if event.contact is not None:
+        return "contact", event.contact.phone_number, []
+    return "text", event.text, []
+
+
+async def _relay(
+    turn: Turn, consultation: Consultation, side: str, message_id: int, reply_to: int | None
+) -> None:
+    appointment = consultation.appointment
+    to_doctor = side == Role.PATIENT.value
+    recipient: User = appointment.doctor.user if to_doctor else appointment.patient
+    kind, content, files = _kind(turn)
+    relayed = RelayedMessage(
+        consultation_id=consultation.id,
+        direction=TO_DOCTOR if to_doctor else TO_PATIENT,
+        kind=kind,
+        source_chat_id=turn.event.chat_id,
+        source_message_id=message_id,
+        content=content,
+        files=json.dumps(files) if files else None,
+        delivered=True,
+        created_at=turn.now,
+    )
+    turn.uow.consultations.add_relayed(relayed)
+    await turn.uow.consultations.flush()
+    header = None
+    rt = translator(recipient.language)
+    if to_doctor and not consultation.header_to_doctor:
+        consultation.header_to_doctor = True
+        header = rt(
+            "💬 {patient} · appointment {reference}",
+            patient=appointment.patient.full_name or "?",
+            reference=consultation.reference,
+        )
+    elif not to_doctor and not consultation.header_to_patient:
+        consultation.header_to_patient = True
+        header = rt(
+            "💬 {doctor} · appointment {reference}",
+            doctor=appointment.doctor.user.full_name or "?",
+            reference=consultation.reference,
+        )
+    turn.relay(
+        CopyOut(
+            relayed_id=relayed.id,
+            to_chat=recipient.telegram_id,
+            from_chat=turn.event.chat_id,
+            message_id=message_id,
+            reply_to=reply_to,
+            header=header,
+            undelivered_text=turn.t(
+                "Your message could not be delivered: the other side has blocked the bot or "
+                "cannot receive it. It is kept in the consultation record."
+            ),
+        )
+    )
+
+
+async def on_edit(turn: Turn) -> bool:
+    """An edit of a relayed text or caption edits the copy; False if it was not relayed."""
+    event = turn.event
+    if event.message_id is None:
+        return False
+    relayed = await turn.uow.consultations.relayed_at(event.chat_id, event.message_id)
+    if relayed is None or relayed.source_chat_id != event.chat_id:
+        return False
+    new_text = event.text if event.text is not None else event.caption
+    if new_text is None or relayed.copy_message_id is None or relayed.copy_chat_id is None:
+        return True
+    relayed.content = new_text
+    relayed.edited_at = turn.now
+    turn.relay(
+        EditCopy(
+            to_chat=relayed.copy_chat_id,
+            message_id=relayed.copy_message_id,
+            text=html.escape(new_text, quote=False),
+            caption=event.text is None,
+        )
+    )
+    return True
+
+
+async def nothing_open(turn: Turn) -> None:
+    """A message with no consultation open: say what the sender can do, never stay silent."""
+    t, user = turn.t, turn.user
+    if user is not None and user.role == Role.DOCTOR.value:
+        turn.reply(t("No consultation is open. Open one from /agenda when it is time."))
+        return
+    if user is None:
+        turn.reply(t("Send /help to see what you can do here."))
+        return
+    upcoming = [
+        a
+        for a in await turn.uow.appointments.of_patient(user.id)
+        if a.status == Status.BOOKED and a.starts_at > turn.now
+    ]
+    if upcoming:
+        nxt = min(upcoming, key=lambda a: a.starts_at)
+        turn.reply(
+            t(
+                "No consultation is open right now, so this message was not sent to anyone. "
+                "Your next appointment is with {doctor} on {when}; your doctor opens the chat "
+                "then. See /appointments, or /book another.",
+                doctor=nxt.doctor.user.full_name or "?",
+                when=when(nxt.starts_at, user.timezone, t.language),
+            )
+        )
+    else:
+        turn.reply(
+            t(
+                "No consultation is open right now, so this message was not sent to anyone. "
+                "Send /book to book one, or /help to see what you can do."
+            )
+        )

@@ -1,0 +1,176 @@
+"""Opening a visit and relaying both ways, over the fake port and a real SQLite file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from handlers.port import InlineKeyboard, RecipientUnavailable
+from storage.models import Appointment, Consultation, RelayedMessage
+from storage.seeding import seed_doctor, seed_patient
+from storage.unit_of_work import UnitOfWork
+from tests.conftest import Storage
+from tests.support.harness import Clock, Harness, make_harness
+
+pytestmark = pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+
+START = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+DOC, ANNA, BEN, OTHER_DOC = 801, 501, 502, 802
+
+
+async def book_directly(storage: Storage, doctor_id: int, patient_id: int, start: datetime) -> int:
+    async with UnitOfWork(storage.sessions) as uow:
+        appointment = Appointment(
+            doctor_id=doctor_id, patient_id=patient_id, starts_at=start,
+            ends_at=start + timedelta(minutes=30), status="booked", created_at=START,
+            updated_at=START, late_cancellation=False,
+        )
+        uow.appointments.add(appointment)
+        await uow.commit()
+        return appointment.id
+
+
+@pytest.fixture
+async def harness(storage: Storage) -> Harness:
+    return make_harness(storage, clock=Clock(START - timedelta(minutes=5)))
+
+
+@pytest.fixture
+async def visit(storage: Storage) -> dict[str, int]:
+    doctor = await seed_doctor(storage.sessions, DOC, "Dr Mira Kaur")
+    await seed_doctor(storage.sessions, OTHER_DOC, "Dr Ola Berg", "Dermatology")
+    anna = await seed_patient(storage.sessions, ANNA, "Anna Schmidt")
+    ben = await seed_patient(storage.sessions, BEN, "Ben Okafor")
+    return {
+        "doctor": doctor,
+        "anna": await book_directly(storage, doctor, anna, START),
+        "ben": await book_directly(storage, doctor, ben, START + timedelta(minutes=30)),
+    }
+
+
+async def open_visit(h: Harness, appointment_id: int, by: int = DOC) -> None:
+    event = await h.tap_data(by, 1, f"cs:-:open:{appointment_id}")
+    assert h.answer(event) is None, h.answer(event)
+
+
+async def relayed(h: Harness) -> list[RelayedMessage]:
+    async with h.storage.sessions() as session:
+        rows = list(await session.scalars(select(RelayedMessage).order_by(RelayedMessage.id)))
+        session.expunge_all()
+        return rows
+
+
+async def test_opening_tells_both_and_moves_the_appointment(
+    harness: Harness, visit: dict[str, int]
+) -> None:
+    await open_visit(harness, visit["anna"])
+    assert "Consultation with Anna Schmidt is open" in harness.last(DOC)
+    assert "Dr Mira Kaur has joined your consultation" in harness.last(ANNA)
+    assert isinstance(harness.messenger.last_to(ANNA).markup, InlineKeyboard)
+    async with harness.storage.sessions() as session:
+        appointment = await session.get(Appointment, visit["anna"])
+        assert appointment is not None and appointment.status == "in_consultation"
+        consultation = await session.scalar(select(Consultation))
+        assert consultation is not None and consultation.reference.startswith("C20261203-")
+
+
+async def test_too_early_and_someone_elses_appointment_are_refused(
+    harness: Harness, visit: dict[str, int]
+) -> None:
+    harness.clock.now = START - timedelta(minutes=11)
+    event = await harness.tap_data(DOC, 1, f"cs:-:open:{visit['anna']}")
+    assert "too early" in (harness.answer(event) or "")
+    harness.clock.now = START
+    forged = await harness.tap_data(OTHER_DOC, 1, f"cs:-:open:{visit['anna']}")
+    assert harness.answer(forged) == "This button is not valid."
+    patient = await harness.tap_data(ANNA, 1, f"cs:-:open:{visit['anna']}")
+    assert harness.answer(patient) == "This button is not valid."
+
+
+async def test_messages_cross_with_a_header_once_and_are_logged_sealed(
+    harness: Harness, visit: dict[str, int]
+) -> None:
+    await open_visit(harness, visit["anna"])
+    await harness.send(ANNA, "I have had a headache for three days")
+    await harness.send(ANNA, "It is worse in the morning")
+    doctor_side = harness.messenger.texts_to(DOC)
+    assert doctor_side[-3].startswith("💬 Anna Schmidt · appointment C20261203-")
+    assert doctor_side[-2].startswith("(copy of 501:") and doctor_side[-1].startswith("(copy of")
+    await harness.send(DOC, "Any fever?")
+    assert harness.messenger.texts_to(ANNA)[-2].startswith("💬 Dr Mira Kaur · appointment")
+    rows = await relayed(harness)
+    assert [r.direction for r in rows] == ["to_doctor", "to_doctor", "to_patient"]
+    assert rows[0].content == "I have had a headache for three days"
+    assert all(r.copy_message_id for r in rows)
+
+
+async def test_replies_and_edits_follow_the_mapping(harness: Harness, visit: dict[str, int]) -> None:
+    await open_visit(harness, visit["anna"])
+    question = harness.events.text(ANNA, "Should I take ibuprofen?")
+    await harness.dispatcher.handle(question)
+    copy = harness.messenger.last_to(DOC)
+    await harness.dispatcher.handle(harness.events.text(DOC, "Yes, 400 mg", reply_to=copy.message_id))
+    answer_copy = harness.messenger.last_to(ANNA)
+    assert answer_copy.reply_to == question.message_id
+    await harness.dispatcher.handle(
+        harness.events.edited(ANNA, question.message_id or 0, "Should I take paracetamol?")
+    )
+    assert copy.text == "Should I take paracetamol?"
+    assert (await relayed(harness))[0].content == "Should I take paracetamol?"
+
+
+async def test_a_doctor_with_two_open_visits_routes_by_reply_focus_or_asks(
+    harness: Harness, visit: dict[str, int]
+) -> None:
+    harness.clock.now = START + timedelta(minutes=25)
+    await open_visit(harness, visit["anna"])
+    await open_visit(harness, visit["ben"])  # focus moves to Ben's, the one just opened
+    await harness.send(DOC, "Hello Ben")
+    assert harness.messenger.texts_to(BEN)[-1].startswith("(copy of 801:")
+    await harness.send(ANNA, "Are you there?")
+    anna_copy = harness.messenger.last_to(DOC)
+    await harness.dispatcher.handle(harness.events.text(DOC, "Yes Anna", reply_to=anna_copy.message_id))
+    assert harness.messenger.texts_to(ANNA)[-1].startswith("(copy of 801:")
+    # Switching the current one with the button:
+    await harness.tap(DOC, "Talk to Anna Schmidt")
+    await harness.send(DOC, "Back to you, Anna")
+    assert len([t for t in harness.messenger.texts_to(ANNA) if t.startswith("(copy of 801")]) == 2
+    # With no current consultation recorded, the bot asks instead of guessing.
+    async with UnitOfWork(harness.storage.sessions) as uow:
+        await uow.consultations.clear_focus(visit["doctor"])
+        await uow.commit()
+    await harness.send(DOC, "Who gets this?")
+    assert harness.last(DOC) == "Who is this message for?"
+    await harness.tap(DOC, "To Ben Okafor")
+    assert harness.messenger.texts_to(BEN)[-1].startswith("(copy of 801:")
+
+
+async def test_blocked_recipient_the_sender_is_told(harness: Harness, visit: dict[str, int]) -> None:
+    await open_visit(harness, visit["anna"])
+    harness.messenger.failures.append(RecipientUnavailable("Forbidden: bot was blocked"))
+    await harness.send(DOC, "Please send a photo of the rash")
+    assert "could not be delivered" in harness.last(DOC)
+    assert (await relayed(harness))[-1].delivered is False
+    assert harness.unreachable == [ANNA]
+
+
+async def test_video_room_link_reaches_both(harness: Harness, visit: dict[str, int]) -> None:
+    await open_visit(harness, visit["anna"])
+    await harness.tap(ANNA, "🎥 Video call")
+    link = harness.last(ANNA).split(": ", 1)[1]
+    assert link.startswith("https://meet.jit.si/clinic-") and len(link) > 40
+    assert harness.last(DOC).endswith(link)
+
+
+async def test_messages_with_no_open_visit_get_an_answer(
+    harness: Harness, visit: dict[str, int]
+) -> None:
+    await harness.send(ANNA, "Hello?")
+    assert "No consultation is open right now" in harness.last(ANNA)
+    assert "Dr Mira Kaur" in harness.last(ANNA)
+    await harness.send(DOC, "Hello?")
+    assert "Open one from /agenda" in harness.last(DOC)
+    await harness.dispatcher.handle(harness.events.photo(ANNA))
+    assert "not sent to anyone" in harness.last(ANNA)
