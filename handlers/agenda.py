@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from babel.dates import format_datetime
 
 from clinic.appointments import ACTIVE, AppointmentInPast, InvalidTransition, Status
+from clinic.consultation_rules import OutsideWindow, check_opening_window
 from clinic.slots import local_to_utc
 from clinic.timezones import zone
 from handlers import callbacks, time_block
@@ -108,9 +109,30 @@ async def show(turn: Turn) -> None:
             for a in appointments
             if a.status == Status.BOOKED and a.starts_at > turn.now
         ][:CANCEL_BUTTONS]
+        rows += [
+            (
+                InlineButton(
+                    t(
+                        "▶ Open the consultation at {time}",
+                        time=clock(a.starts_at, zone_name, language),
+                    ),
+                    callbacks.pack("cs", "", "open", str(a.id)),
+                ),
+            )
+            for a in appointments
+            if a.status == Status.BOOKED and _can_open(a, turn.now)
+        ]
         rows += [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
     rows.append((InlineButton(t("Block a time"), _data("blk")),))
     turn.reply(text, InlineKeyboard(tuple(rows)))
+
+
+def _can_open(appointment: Appointment, now: datetime) -> bool:
+    try:
+        check_opening_window(appointment.starts_at, appointment.ends_at, now)
+    except OutsideWindow:
+        return False
+    return True
 
 
 def _weekday(moment: datetime, zone_name: str, language: str) -> str:

@@ -174,3 +174,15 @@ async def test_messages_with_no_open_visit_get_an_answer(
     assert "Open one from /agenda" in harness.last(DOC)
     await harness.dispatcher.handle(harness.events.photo(ANNA))
     assert "not sent to anyone" in harness.last(ANNA)
+
+
+async def test_the_agenda_offers_open_only_inside_the_window(
+    harness: Harness, visit: dict[str, int]
+) -> None:
+    harness.clock.now = START - timedelta(minutes=30)
+    await harness.send(DOC, "/agenda")
+    assert "Open the consultation" not in str(harness.messenger.last_to(DOC).markup)
+    harness.clock.now = START - timedelta(minutes=5)
+    await harness.send(DOC, "/agenda")
+    await harness.tap(DOC, "▶ Open the consultation at 11:00")
+    assert "Dr Mira Kaur has joined your consultation" in harness.last(ANNA)
