@@ -212,6 +212,29 @@ class SimulatedUser:
         )
         return self._post({"voice": copy.deepcopy(stored.meta)})
 
+    async def send_media(
+        self,
+        kind: str,
+        data: bytes = b"fake media",
+        meta: dict[str, Any] | None = None,
+        caption: str | None = None,
+        media_group_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Any other file kind (audio, video, video_note, animation) as a Message of that kind."""
+        defaults: dict[str, dict[str, Any]] = {
+            "audio": {"duration": 5, "mime_type": "audio/mpeg"},
+            "video": {"duration": 3, "width": 320, "height": 240, "mime_type": "video/mp4"},
+            "video_note": {"duration": 3, "length": 240},
+            "animation": {"duration": 2, "width": 320, "height": 240},
+        }
+        stored = self.state.store_file(kind, data, meta or defaults.get(kind, {}))
+        content: dict[str, Any] = {kind: copy.deepcopy(stored.meta)}
+        if caption:
+            content["caption"] = caption
+        if media_group_id:
+            content["media_group_id"] = media_group_id
+        return self._post(content)
+
     async def send_sticker(self, emoji: str = "👍") -> dict[str, Any]:
         meta = {
             "type": "regular",
