@@ -265,6 +265,12 @@ class AiogramMessenger(Messenger):
     async def bot_username(self) -> str:
         return self._username
 
+    async def download(self, file_id: str) -> bytes:
+        with _translated_errors():
+            buffer = await self._bot.download(file_id)
+        assert buffer is not None
+        return buffer.getvalue()
+
 
 def _sender(user: types.User) -> Sender:
     return Sender(user.id, user.first_name, user.last_name, user.username, user.language_code)

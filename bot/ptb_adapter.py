@@ -224,6 +224,11 @@ class PtbMessenger(Messenger):
     async def bot_username(self) -> str:
         return self._bot.username
 
+    async def download(self, file_id: str) -> bytes:
+        with _translated_errors():
+            remote = await self._bot.get_file(file_id)
+            return bytes(await remote.download_as_bytearray())
+
 
 def _sender(user: telegram.User) -> Sender:
     return Sender(user.id, user.first_name, user.last_name, user.username, user.language_code)

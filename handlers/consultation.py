@@ -320,6 +320,8 @@ async def _relay(
             message_id=message_id,
             reply_to=reply_to,
             header=header,
+            kind=kind,
+            file_id=files[0] if files else None,
             undelivered_text=turn.t(
                 "Your message could not be delivered: the other side has blocked the bot or "
                 "cannot receive it. It is kept in the consultation record."

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.events import Event, EventKind
 from handlers.i18n import language_for, translator
-from handlers.port import BadRequest, TransportError
+from handlers.port import BadRequest, Document, SentMessage, TransportError
 from handlers.router import route
 from handlers.sending import SendingPath, Undeliverable
 from handlers.turn import (
@@ -228,9 +228,7 @@ class Dispatcher:
         try:
             if action.header:
                 await self._sending.send_text(action.to_chat, action.header)
-            sent = await self._sending.copy_message(
-                action.to_chat, action.from_chat, action.message_id, reply_to=action.reply_to
-            )
+            sent = await self._copy_or_voice_as_file(action)
         except (Undeliverable, TransportError) as exc:
             log.info(
                 "relay not delivered",
@@ -249,6 +247,23 @@ class Dispatcher:
             if relayed is not None:
                 relayed.copy_chat_id, relayed.copy_message_id = sent.chat_id, sent.message_id
             await uow.commit()
+
+    async def _copy_or_voice_as_file(self, action: CopyOut) -> SentMessage:
+        try:
+            return await self._sending.copy_message(
+                action.to_chat, action.from_chat, action.message_id, reply_to=action.reply_to
+            )
+        except BadRequest as exc:
+            # A recipient whose privacy settings refuse voice messages still gets the
+            # recording, as an audio file.
+            if action.kind != "voice" or not action.file_id:
+                raise
+            if "voice_messages_forbidden" not in str(exc).lower():
+                raise
+            data = await self._sending.download(action.to_chat, action.file_id)
+            return await self._sending.send_document(
+                action.to_chat, Document("voice-message.ogg", data, "audio/ogg")
+            )
 
     async def _edit_copy(self, event: Event, action: EditCopy) -> None:
         try:

@@ -217,6 +217,9 @@ class SendingPath:
     async def send_chat_action(self, chat_id: int, action: str) -> None:
         await self._deliver(chat_id, lambda: self.messenger.send_chat_action(chat_id, action), "")
 
+    async def download(self, chat_id: int, file_id: str) -> bytes:
+        return await self._deliver(chat_id, lambda: self.messenger.download(file_id), "")
+
     async def set_chat_commands(self, chat_id: int, commands: list[BotCommand]) -> None:
         await self._deliver(
             chat_id, lambda: self.messenger.set_chat_commands(chat_id, commands), ""

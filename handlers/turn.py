@@ -25,6 +25,7 @@ class CoreConfig:
     currency: str = "EUR"
     cancel_cutoff: timedelta = timedelta(hours=1)
     video_base_url: str = "https://meet.jit.si"
+    clinic_name: str = "Telemedicine Clinic"
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class CopyOut:
     reply_to: int | None = None
     header: str | None = None
     undelivered_text: str = ""
+    kind: str = "text"
+    file_id: str | None = None
 
 
 @dataclass(frozen=True)

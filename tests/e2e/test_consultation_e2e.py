@@ -160,3 +160,25 @@ async def test_a_message_with_no_open_visit_is_answered(world: World) -> None:
     await seed_patient(world.sessions, lone.id, "Dee D")
     await lone.send_text("Hello, anyone?")
     await lone.expect("No consultation is open right now")
+
+
+async def test_a_voice_note_the_recipient_refuses_arrives_as_an_audio_file(world: World) -> None:
+    doctor = await joined(world, "Vic", 710_031, "dr_vic")
+    patient = await joined(world, "Eve", 710_032, "eve_p")
+    doctor_id = await seed_doctor(world.sessions, doctor.id, "Dr Vic Voss", "Neurology")
+    appointment_id = await appointment_now(
+        world, doctor_id, await seed_patient(world.sessions, patient.id, "Eve E")
+    )
+    await open_from_agenda(doctor, appointment_id)
+    await patient.send_text("hello")
+    await doctor.expect("hello")
+    world.emulator.fail_next(
+        "copyMessage",
+        error_code=400,
+        description="Bad Request: VOICE_MESSAGES_FORBIDDEN",
+        chat_id=doctor.id,
+    )
+    await patient.send_voice(b"OggS the recording")
+    audio = await doctor.expect_document()
+    assert audio["document"]["file_name"] == "voice-message.ogg"
+    assert world.emulator.file_bytes(audio["document"]["file_id"]) == b"OggS the recording"

@@ -118,6 +118,10 @@ class FakeMessenger:
     async def bot_username(self) -> str:
         return "clinic_test_bot"
 
+    async def download(self, file_id: str) -> bytes:
+        self._maybe_fail()
+        return f"bytes of {file_id}".encode()
+
     def texts_to(self, chat_id: int) -> list[str]:
         return [m.text for m in self.sent if m.chat_id == chat_id]
 

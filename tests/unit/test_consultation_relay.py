@@ -23,9 +23,14 @@ DOC, ANNA, BEN, OTHER_DOC = 801, 501, 502, 802
 async def book_directly(storage: Storage, doctor_id: int, patient_id: int, start: datetime) -> int:
     async with UnitOfWork(storage.sessions) as uow:
         appointment = Appointment(
-            doctor_id=doctor_id, patient_id=patient_id, starts_at=start,
-            ends_at=start + timedelta(minutes=30), status="booked", created_at=START,
-            updated_at=START, late_cancellation=False,
+            doctor_id=doctor_id,
+            patient_id=patient_id,
+            starts_at=start,
+            ends_at=start + timedelta(minutes=30),
+            status="booked",
+            created_at=START,
+            updated_at=START,
+            late_cancellation=False,
         )
         uow.appointments.add(appointment)
         await uow.commit()
@@ -106,12 +111,16 @@ async def test_messages_cross_with_a_header_once_and_are_logged_sealed(
     assert all(r.copy_message_id for r in rows)
 
 
-async def test_replies_and_edits_follow_the_mapping(harness: Harness, visit: dict[str, int]) -> None:
+async def test_replies_and_edits_follow_the_mapping(
+    harness: Harness, visit: dict[str, int]
+) -> None:
     await open_visit(harness, visit["anna"])
     question = harness.events.text(ANNA, "Should I take ibuprofen?")
     await harness.dispatcher.handle(question)
     copy = harness.messenger.last_to(DOC)
-    await harness.dispatcher.handle(harness.events.text(DOC, "Yes, 400 mg", reply_to=copy.message_id))
+    await harness.dispatcher.handle(
+        harness.events.text(DOC, "Yes, 400 mg", reply_to=copy.message_id)
+    )
     answer_copy = harness.messenger.last_to(ANNA)
     assert answer_copy.reply_to == question.message_id
     await harness.dispatcher.handle(
@@ -131,7 +140,9 @@ async def test_a_doctor_with_two_open_visits_routes_by_reply_focus_or_asks(
     assert harness.messenger.texts_to(BEN)[-1].startswith("(copy of 801:")
     await harness.send(ANNA, "Are you there?")
     anna_copy = harness.messenger.last_to(DOC)
-    await harness.dispatcher.handle(harness.events.text(DOC, "Yes Anna", reply_to=anna_copy.message_id))
+    await harness.dispatcher.handle(
+        harness.events.text(DOC, "Yes Anna", reply_to=anna_copy.message_id)
+    )
     assert harness.messenger.texts_to(ANNA)[-1].startswith("(copy of 801:")
     # Switching the current one with the button:
     await harness.tap(DOC, "Talk to Anna Schmidt")
@@ -147,7 +158,9 @@ async def test_a_doctor_with_two_open_visits_routes_by_reply_focus_or_asks(
     assert harness.messenger.texts_to(BEN)[-1].startswith("(copy of 801:")
 
 
-async def test_blocked_recipient_the_sender_is_told(harness: Harness, visit: dict[str, int]) -> None:
+async def test_blocked_recipient_the_sender_is_told(
+    harness: Harness, visit: dict[str, int]
+) -> None:
     await open_visit(harness, visit["anna"])
     harness.messenger.failures.append(RecipientUnavailable("Forbidden: bot was blocked"))
     await harness.send(DOC, "Please send a photo of the rash")
@@ -186,3 +199,23 @@ async def test_the_agenda_offers_open_only_inside_the_window(
     await harness.send(DOC, "/agenda")
     await harness.tap(DOC, "▶ Open the consultation at 11:00")
     assert "Dr Mira Kaur has joined your consultation" in harness.last(ANNA)
+
+
+async def test_a_voice_note_refused_by_privacy_arrives_as_an_audio_file(
+    harness: Harness, visit: dict[str, int]
+) -> None:
+    from dataclasses import replace
+
+    from handlers.events import Attachment
+    from handlers.port import BadRequest
+
+    await open_visit(harness, visit["anna"])
+    await harness.send(DOC, "Please describe it in a voice note")  # the header is spent
+    harness.messenger.failures.append(BadRequest("Bad Request: VOICE_MESSAGES_FORBIDDEN"))
+    voice = replace(
+        harness.events.photo(DOC), attachments=(Attachment("voice", "voice-file-1", "v1"),)
+    )
+    await harness.dispatcher.handle(voice)
+    assert harness.messenger.texts_to(ANNA)[-1] == "voice-message.ogg"
+    assert (await relayed(harness))[-1].copy_message_id is not None
+    assert "could not be delivered" not in harness.last(DOC)
