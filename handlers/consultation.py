@@ -322,6 +322,7 @@ async def _relay(
             header=header,
             kind=kind,
             file_id=files[0] if files else None,
+            album=turn.event.media_group_id,
             undelivered_text=turn.t(
                 "Your message could not be delivered: the other side has blocked the bot or "
                 "cannot receive it. It is kept in the consultation record."

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers.albums import AlbumCollector
 from handlers.events import Event, EventKind
 from handlers.i18n import language_for, translator
 from handlers.port import BadRequest, Document, SentMessage, TransportError
@@ -99,6 +100,7 @@ class Dispatcher:
         self._config = config
         self._clock = clock
         self._lanes = UserLanes()
+        self._albums = AlbumCollector(self._copy_album)
         self._handled = 0
 
     def submit(self, event: Event) -> None:
@@ -106,6 +108,7 @@ class Dispatcher:
 
     async def drain(self) -> None:
         await self._lanes.drain()
+        await self._albums.flush_all()
 
     async def _handle_safely(self, event: Event) -> None:
         try:
@@ -186,7 +189,10 @@ class Dispatcher:
                     )
                 elif isinstance(action, Notify):
                     await self._notify(event, action)
+                elif isinstance(action, CopyOut) and action.album:
+                    self._albums.add(event, action)
                 elif isinstance(action, CopyOut):
+                    await self._albums.flush_chat(action.from_chat)
                     await self._copy_out(event, action)
                 elif isinstance(action, EditCopy):
                     await self._edit_copy(event, action)
@@ -234,11 +240,7 @@ class Dispatcher:
                 "relay not delivered",
                 extra={"update_id": event.update_id, "reason": type(exc).__name__},
             )
-            async with UnitOfWork(self._sessions) as uow:
-                relayed = await uow.consultations.relayed(action.relayed_id)
-                if relayed is not None:
-                    relayed.delivered = False
-                await uow.commit()
+            await self._mark_undelivered([action.relayed_id])
             with contextlib.suppress(Undeliverable, TransportError):
                 await self._sending.send_text(event.chat_id, action.undelivered_text)
             return
@@ -246,6 +248,40 @@ class Dispatcher:
             relayed = await uow.consultations.relayed(action.relayed_id)
             if relayed is not None:
                 relayed.copy_chat_id, relayed.copy_message_id = sent.chat_id, sent.message_id
+            await uow.commit()
+
+    async def _copy_album(self, parts: list[tuple[Event, CopyOut]]) -> None:
+        event, first = parts[0]
+        ordered = sorted(parts, key=lambda part: part[1].message_id)
+        try:
+            header = next((a.header for _, a in ordered if a.header), None)
+            if header:
+                await self._sending.send_text(first.to_chat, header)
+            sent = await self._sending.copy_messages(
+                first.to_chat, first.from_chat, [a.message_id for _, a in ordered]
+            )
+        except (Undeliverable, TransportError) as exc:
+            log.info(
+                "album not delivered",
+                extra={"update_id": event.update_id, "reason": type(exc).__name__},
+            )
+            await self._mark_undelivered([a.relayed_id for _, a in ordered])
+            with contextlib.suppress(Undeliverable, TransportError):
+                await self._sending.send_text(event.chat_id, first.undelivered_text)
+            return
+        async with UnitOfWork(self._sessions) as uow:
+            for (_, action), copy in zip(ordered, sent, strict=False):
+                relayed = await uow.consultations.relayed(action.relayed_id)
+                if relayed is not None:
+                    relayed.copy_chat_id, relayed.copy_message_id = copy.chat_id, copy.message_id
+            await uow.commit()
+
+    async def _mark_undelivered(self, relayed_ids: list[int]) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            for relayed_id in relayed_ids:
+                relayed = await uow.consultations.relayed(relayed_id)
+                if relayed is not None:
+                    relayed.delivered = False
             await uow.commit()
 
     async def _copy_or_voice_as_file(self, action: CopyOut) -> SentMessage:

@@ -121,6 +121,10 @@ class Messenger(Protocol):
         reply_to: int | None = None,
     ) -> SentMessage: ...
 
+    async def copy_messages(
+        self, chat_id: int, from_chat_id: int, message_ids: list[int]
+    ) -> list[SentMessage]: ...
+
     async def send_document(
         self, chat_id: int, document: Document, caption: str | None = None
     ) -> SentMessage: ...

@@ -200,6 +200,13 @@ class SendingPath:
             ),
         )
 
+    async def copy_messages(
+        self, chat_id: int, from_chat_id: int, message_ids: list[int]
+    ) -> list[SentMessage]:
+        return await self._deliver(
+            chat_id, lambda: self.messenger.copy_messages(chat_id, from_chat_id, message_ids)
+        )
+
     async def send_document(
         self, chat_id: int, document: Document, caption: str | None = None
     ) -> SentMessage:

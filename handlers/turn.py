@@ -98,6 +98,7 @@ class CopyOut:
     undelivered_text: str = ""
     kind: str = "text"
     file_id: str | None = None
+    album: str | None = None  # media_group_id: the parts of one album are sent together
 
 
 @dataclass(frozen=True)

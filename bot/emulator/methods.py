@@ -7,6 +7,7 @@ Each handler receives a :class:`CallContext` with already-decoded params and ret
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -550,6 +551,37 @@ async def copy_message(ctx: CallContext) -> Any:
         content.update(caption_content(ctx.params))
     msg = post_bot_message(ctx, chat, content, markup=markup, reply=reply)
     return {"message_id": msg.message_id}
+
+
+@method("copyMessages")
+async def copy_messages(ctx: CallContext) -> Any:
+    """Copies several messages in order; an album stays an album (with a new group id)."""
+    chat = writable_chat(ctx)
+    src_chat = lookup_chat(ctx.state, ctx.params.get("from_chat_id"))
+    raw = ctx.params.get("message_ids")
+    ids = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+        raise bad_request("message identifiers are not specified")
+    ids = [int(i) for i in ids]
+    if ids != sorted(ids):
+        raise bad_request("message identifiers must be in a strictly increasing order")
+    new_groups: dict[str, str] = {}
+    copied = []
+    for message_id in ids:
+        src = src_chat.messages.get(message_id)
+        if src is None or src.deleted:
+            continue  # Telegram skips what it cannot find
+        content = {k: v for k, v in src.snapshot().items() if k in _COPYABLE}
+        extra: dict[str, Any] = {}
+        if src.get("media_group_id"):
+            group = new_groups.setdefault(
+                str(src["media_group_id"]), str(10**17 + secrets.randbelow(10**17))
+            )
+            extra["media_group_id"] = group
+        copied.append({"message_id": post_bot_message(ctx, chat, content, extra=extra).message_id})
+    if not copied:
+        raise bad_request(E.COPY_NOT_FOUND)
+    return copied
 
 
 @method("forwardMessage")

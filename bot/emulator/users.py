@@ -181,11 +181,16 @@ class SimulatedUser:
         return self._post({"location": {"latitude": latitude, "longitude": longitude}})
 
     async def send_photo(
-        self, data: bytes = b"\xff\xd8\xff\xe0fake-jpeg", caption: str | None = None
+        self,
+        data: bytes = b"\xff\xd8\xff\xe0fake-jpeg",
+        caption: str | None = None,
+        media_group_id: str | None = None,
     ) -> dict[str, Any]:
         content: dict[str, Any] = {"photo": self.state.store_photo(data)}
         if caption:
             content["caption"] = caption
+        if media_group_id:
+            content["media_group_id"] = media_group_id  # one part of an album
         return self._post(content)
 
     async def send_document(

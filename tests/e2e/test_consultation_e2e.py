@@ -182,3 +182,22 @@ async def test_a_voice_note_the_recipient_refuses_arrives_as_an_audio_file(world
     audio = await doctor.expect_document()
     assert audio["document"]["file_name"] == "voice-message.ogg"
     assert world.emulator.file_bytes(audio["document"]["file_id"]) == b"OggS the recording"
+
+
+async def test_an_album_arrives_as_one_album_with_its_caption_once(world: World) -> None:
+    doctor = await joined(world, "Al", 710_041, "dr_al")
+    patient = await joined(world, "Fay", 710_042, "fay_p")
+    doctor_id = await seed_doctor(world.sessions, doctor.id, "Dr Al Bum", "Dermatology")
+    appointment_id = await appointment_now(
+        world, doctor_id, await seed_patient(world.sessions, patient.id, "Fay F")
+    )
+    await open_from_agenda(doctor, appointment_id)
+    await patient.send_photo(caption="three angles", media_group_id="g-1")
+    await patient.send_photo(media_group_id="g-1")
+    await patient.send_photo(media_group_id="g-1")
+    await patient.send_text("and a question after the photos")
+    await doctor.expect("💬 Fay F")
+    copies = [await doctor.expect(None) for _ in range(3)]
+    assert len({c["media_group_id"] for c in copies}) == 1
+    assert [c.text for c in copies] == ["three angles", "", ""]
+    await doctor.expect("a question after the photos")

@@ -97,6 +97,11 @@ class FakeMessenger:
         self.sent.append(message)
         return SentMessage(chat_id, message.message_id)
 
+    async def copy_messages(
+        self, chat_id: int, from_chat_id: int, message_ids: list[int]
+    ) -> list[SentMessage]:
+        return [await self.copy_message(chat_id, from_chat_id, m) for m in message_ids]
+
     async def send_document(
         self, chat_id: int, document: Document, caption: str | None = None
     ) -> SentMessage:

@@ -219,3 +219,22 @@ async def test_a_voice_note_refused_by_privacy_arrives_as_an_audio_file(
     assert harness.messenger.texts_to(ANNA)[-1] == "voice-message.ogg"
     assert (await relayed(harness))[-1].copy_message_id is not None
     assert "could not be delivered" not in harness.last(DOC)
+
+
+async def test_an_album_leaves_as_one_album_in_order(
+    harness: Harness, visit: dict[str, int]
+) -> None:
+    from dataclasses import replace
+
+    await open_visit(harness, visit["anna"])
+    parts = [
+        replace(harness.events.photo(ANNA), media_group_id="album-1", caption=caption)
+        for caption in ("three photos of the rash", None, None)
+    ]
+    for part in parts:
+        await harness.dispatcher.handle(part)
+    assert not [t for t in harness.messenger.texts_to(DOC) if t.startswith("(copy")]
+    await harness.dispatcher.drain()  # the album window closes
+    copies = [t for t in harness.messenger.texts_to(DOC) if t.startswith("(copy")]
+    assert copies == [f"(copy of {ANNA}:{p.message_id})" for p in parts]
+    assert all(r.copy_message_id for r in await relayed(harness))
