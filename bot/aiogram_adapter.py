@@ -222,6 +222,15 @@ class AiogramMessenger(Messenger):
             )
         return SentMessage(chat_id, copied.message_id)
 
+    async def copy_messages(
+        self, chat_id: int, from_chat_id: int, message_ids: list[int]
+    ) -> list[SentMessage]:
+        with _translated_errors():
+            copied = await self._bot.copy_messages(
+                chat_id=chat_id, from_chat_id=from_chat_id, message_ids=message_ids
+            )
+        return [SentMessage(chat_id, c.message_id) for c in copied]
+
     async def send_document(
         self, chat_id: int, document: Document, caption: str | None = None
     ) -> SentMessage:
