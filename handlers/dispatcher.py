@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.albums import AlbumCollector
 from handlers.events import Event, EventKind
 from handlers.i18n import language_for, translator
+from handlers.planning import JobPlanner, NoPlanning
 from handlers.port import BadRequest, Document, SentMessage, TransportError
 from handlers.router import route
 from handlers.sending import SendingPath, Undeliverable
@@ -94,8 +95,10 @@ class Dispatcher:
         sending: SendingPath,
         config: CoreConfig,
         clock: Callable[[], datetime] = utc_now,
+        planner: JobPlanner | None = None,
     ) -> None:
         self._sessions = sessions
+        self._planner: JobPlanner = planner or NoPlanning()
         self._sending = sending
         self._config = config
         self._clock = clock
@@ -141,6 +144,14 @@ class Dispatcher:
             except Exception:
                 log.exception("handler failed", extra={"update_id": event.update_id})
                 actions = []
+                uow.changed_appointments.clear()
+                uow.changed_doctors.clear()
+        if uow.changed_appointments or uow.changed_doctors:
+            try:
+                await self._planner.changed(uow.changed_appointments, uow.changed_doctors)
+            except Exception:
+                # The change is saved; start-up re-planning catches up what this missed.
+                log.exception("planning failed", extra={"update_id": event.update_id})
         if not actions and event.kind is not EventKind.BLOCKED:
             actions = await self._apologise(event, now, language)
         await self._perform(event, actions)

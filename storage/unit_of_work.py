@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from storage.clinic_repositories import (
     AppointmentRepository,
@@ -14,6 +16,7 @@ from storage.clinic_repositories import (
     SpecialtyRepository,
 )
 from storage.consultation_repositories import AuditRepository, ConsultationRepository
+from storage.models import Appointment, Doctor
 from storage.repositories import (
     ConversationRepository,
     ProcessedUpdateRepository,
@@ -36,9 +39,21 @@ class UnitOfWork:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
+        # Filled as rows are written, read after commit: whatever plans time-driven work
+        # (reminders, no-show checks, digests) re-plans exactly what changed.
+        self.changed_appointments: set[int] = set()
+        self.changed_doctors: set[int] = set()
+
+    def _collect_changes(self, session: Session, _context: object) -> None:
+        for row in (*session.new, *session.dirty):
+            if isinstance(row, Appointment):
+                self.changed_appointments.add(row.id)
+            elif isinstance(row, Doctor):
+                self.changed_doctors.add(row.id)
 
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._sessions()
+        event.listen(self._session.sync_session, "after_flush", self._collect_changes)
         await self._session.begin()
         self.users = UserRepository(self._session)
         self.conversations = ConversationRepository(self._session)

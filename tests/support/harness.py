@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from handlers.dispatcher import Dispatcher
 from handlers.events import Event
+from handlers.planning import JobPlanner
 from handlers.sending import Limits, RateLimiter, SendingPath
 from handlers.turn import CoreConfig
 from tests.conftest import Storage
@@ -67,7 +68,10 @@ class Harness:
 
 
 def make_harness(
-    storage: Storage, admin_ids: frozenset[int] = frozenset(), clock: Clock | None = None
+    storage: Storage,
+    admin_ids: frozenset[int] = frozenset(),
+    clock: Clock | None = None,
+    planner: JobPlanner | None = None,
 ) -> Harness:
     messenger = FakeMessenger()
     unreachable: list[int] = []
@@ -89,5 +93,6 @@ def make_harness(
             admin_ids=admin_ids, default_timezone="Europe/Berlin", bot_username="clinic_test_bot"
         ),
         clock=clock,
+        planner=planner,
     )
     return Harness(storage, messenger, dispatcher, EventFactory(), clock, unreachable)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -219,3 +220,24 @@ async def test_buttons_carry_ids_only_and_fit_64_bytes(harness: Harness) -> None
                 for button in row:
                     data = button.callback_data or ""
                     assert len(data.encode()) <= 64 and "Kaur" not in data
+
+
+async def test_committed_changes_reach_the_planner(storage: Storage) -> None:
+    class RecordingPlanner:
+        def __init__(self) -> None:
+            self.calls: list[tuple[set[int], set[int]]] = []
+
+        async def changed(self, appointment_ids: Iterable[int], doctor_ids: Iterable[int]) -> None:
+            self.calls.append((set(appointment_ids), set(doctor_ids)))
+
+    planner = RecordingPlanner()
+    await seed_doctor(storage.sessions, DOC, "Dr Mira Kaur", "Cardiology", "Europe/Berlin")
+    await seed_patient(storage.sessions, ANNA, "Anna Schmidt", "Europe/Berlin")
+    h = make_harness(storage, clock=Clock(NOW), planner=planner)
+    await book_first(h, ANNA)
+    (booked,) = await appointments(h)
+    assert planner.calls == [({booked.id}, set())]
+    await h.send(ANNA, "/appointments")
+    await h.tap(ANNA, "Cancel")
+    await h.tap(ANNA, "Yes, cancel it")
+    assert planner.calls[-1] == ({booked.id}, set())
