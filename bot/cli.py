@@ -1,10 +1,11 @@
-"""Command line: `python bot.py [--framework ptb|aiogram] [run|migrate|generate-key]`."""
+"""Command line: `python bot.py [--framework ptb|aiogram] [run|migrate|generate-key|sandbox]`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from bot import logs
 from bot.errors import StartupError
@@ -48,6 +49,37 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the bot with long polling (the default)")
     commands.add_parser("migrate", help="bring the database schema up to date (Alembic)")
     commands.add_parser("generate-key", help="print a new encryption key for ENCRYPTION_KEYS")
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="try the bot without Telegram: a local chat page in the browser (no token needed)",
+        description=(
+            "Runs the real bot against a local Telegram stand-in and serves a chat page on "
+            "127.0.0.1, where you can be a patient, a doctor or the admin. No token, no network."
+        ),
+    )
+    sandbox.add_argument(
+        "--port", type=int, default=8080, help="port of the chat page on 127.0.0.1 (8080)"
+    )
+    # Also accepted after the subcommand (`bot.py sandbox --framework aiogram`); SUPPRESS keeps
+    # the global flag's value when it is given before the subcommand instead.
+    sandbox.add_argument(
+        "--framework",
+        choices=["ptb", "aiogram"],
+        default=argparse.SUPPRESS,
+        help="the Telegram framework the bot runs on (same as the global flag)",
+    )
+    sandbox.add_argument(
+        "--seed-demo",
+        action="store_true",
+        help="fill in a small clinic: three doctors, two patients (only once per --data-dir)",
+    )
+    sandbox.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("sandbox-data"),
+        help="folder for the sandbox's database, key file and personas (./sandbox-data); "
+        "running again with the same folder keeps the data",
+    )
     return root
 
 
@@ -76,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             asyncio.run(_migrate(settings.database_url))
             print("database schema is up to date")
+            return 0
+        if args.command == "sandbox":
+            from bot.sandbox import SandboxOptions, run_sandbox
+
+            options = SandboxOptions(args.framework, args.port, args.data_dir, args.seed_demo)
+            asyncio.run(run_sandbox(options, settings))
             return 0
         from bot.app import run_bot
 

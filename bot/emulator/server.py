@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self
 
 from aiohttp import web
@@ -59,6 +60,7 @@ class BotApiEmulator:
         self.base_url = ""
         self._runner: web.AppRunner | None = None
         self._calls_pulse = Pulse()
+        self._observers: list[Callable[[ApiCall], None]] = []
         self.users: dict[int, SimulatedUser] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -135,6 +137,7 @@ class BotApiEmulator:
             if call not in self.state.calls:
                 self.state.calls.append(call)
                 self._calls_pulse.notify()
+            self._tell_observers(call)
             return _error(err)
         except Exception as exc:  # an emulator bug: answer in Bot API shape, keep the trace
             log.exception("emulator failed handling %s", name)
@@ -143,6 +146,7 @@ class BotApiEmulator:
             if call not in self.state.calls:
                 self.state.calls.append(call)
             return _error(ApiError(500, f"Internal Server Error: emulator bug: {exc!r}"))
+        self._tell_observers(call)
         return _reply({"ok": True, "result": result})
 
     async def _handle_file(self, request: web.Request) -> web.Response:
@@ -187,6 +191,26 @@ class BotApiEmulator:
                 raise err
             text = rule.description or _DEFAULT_FAULT_TEXT.get(rule.error_code, "Error")
             raise ApiError(rule.error_code, text, retry_after=rule.retry_after)
+
+    # -- observers -----------------------------------------------------------------------------
+    def add_observer(self, observer: Callable[[ApiCall], None]) -> None:
+        """Call ``observer(call)`` after each bot API call has been handled (its effects visible).
+
+        Unlike :meth:`wait_for_call`, which wakes on arrival, this fires once the method has run,
+        so an observer (e.g. a live view of the chats) reads the state the call left behind.
+        """
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: Callable[[ApiCall], None]) -> None:
+        if observer in self._observers:
+            self._observers.remove(observer)
+
+    def _tell_observers(self, call: ApiCall) -> None:
+        for observer in list(self._observers):
+            try:
+                observer(call)
+            except Exception:  # an observer's bug must not break the bot's API call
+                log.exception("emulator observer failed on %s", call.method)
 
     # -- inspection ----------------------------------------------------------------------------
     @property
