@@ -56,6 +56,7 @@ async def seed_doctor(
     status: str = "approved",
     min_notice_minutes: int = 120,
     horizon_days: int = 30,
+    bio: str = "Seeded for tests.",
 ) -> int:
     async with UnitOfWork(sessions) as uow:
         found = await uow.specialties.by_name(specialty)
@@ -75,7 +76,7 @@ async def seed_doctor(
         doctor = Doctor(
             user_id=user.id,
             specialty_id=found.id,
-            bio="Seeded for tests.",
+            bio=bio,
             fee_minor=fee_minor,
             status=status,
             slot_minutes=slot_minutes,

@@ -24,6 +24,7 @@ class DemoDoctor:
     specialty: str
     zone: str
     hours: str  # weekly template, one "Mon 09:00-17:00" line per day
+    bio: str
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ DOCTORS = (
         "Cardiology",
         "Europe/Berlin",
         _days("Mon Tue Wed Thu Fri", "09:00-17:00") + "\n" + _days("Sat", "10:00-14:00"),
+        "Cardiologist, 12 years in practice. Palpitations, blood pressure, chest pain.",
     ),
     DemoDoctor(
         9_000_102,
@@ -55,6 +57,7 @@ DOCTORS = (
         "Dermatology",
         "America/New_York",
         _days("Mon Tue Wed Thu Fri Sat", "08:00-18:00"),
+        "Dermatologist. Rashes, acne, moles and skin checks; photos welcome.",
     ),
     DemoDoctor(
         9_000_103,
@@ -63,6 +66,7 @@ DOCTORS = (
         "Neurology",
         "Asia/Kolkata",
         _days("Mon Tue Wed Thu Fri Sat Sun", "10:00-20:00"),
+        "Neurologist. Headaches, migraines, dizziness and sleep problems.",
     ),
 )
 PATIENTS = (
@@ -95,6 +99,7 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], book: PersonaBoo
             doctor.specialty,
             doctor.zone,
             hours=doctor.hours,
+            bio=doctor.bio,
             # A person trying the sandbox in the evening should still find today's slots.
             min_notice_minutes=30,
         )
