@@ -278,7 +278,7 @@ class AiogramMessenger(Messenger):
         with _translated_errors():
             buffer = await self._bot.download(file_id)
         assert buffer is not None
-        return buffer.getvalue()
+        return buffer.read()
 
 
 def _sender(user: types.User) -> Sender:

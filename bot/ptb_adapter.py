@@ -66,7 +66,14 @@ def _translated_errors() -> Iterator[None]:
         raise TransportError(f"{type(exc).__name__}: {exc.message}") from None
 
 
-def _markup(markup: Markup | None) -> telegram.ReplyMarkup | None:
+def _markup(
+    markup: Markup | None,
+) -> (
+    telegram.InlineKeyboardMarkup
+    | telegram.ReplyKeyboardMarkup
+    | telegram.ReplyKeyboardRemove
+    | None
+):
     if markup is None:
         return None
     if isinstance(markup, InlineKeyboard):
