@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 # Offsets are kept as "UTC+05:30": no IANA zone stands for a bare offset (Etc/GMT has whole
 # hours only, with the sign reversed), and storing the offset says exactly what was chosen.
-_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-−])\s*(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+# The sign class lists "+", "-" and the minus sign "−" one by one ("[+-−]" would be a range
+# taking in every digit and letter).
+_OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+\-−])\s*(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 MAX_OFFSET = timedelta(hours=14)
 
 COMMON_ZONES = (

@@ -123,7 +123,9 @@ def test_time_zones(text: str, name: str) -> None:
     assert parse_timezone(text) == name
 
 
-@pytest.mark.parametrize("text", ["Mars/Olympus", "UTC+15", "UTC+5:75", "", "x" * 100])
+@pytest.mark.parametrize(
+    "text", ["Mars/Olympus", "UTC+15", "UTC+5:75", "", "x" * 100, "10", "50", "14", "5", "a3"]
+)
 def test_unknown_time_zones(text: str) -> None:
     with pytest.raises(UnknownTimezone):
         parse_timezone(text)
