@@ -18,6 +18,16 @@ from storage.models import KeyCanary
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CANARY_TEXT = "clinic-key-check"
+# Tables that belong to libraries, not to these migrations: APScheduler's job store creates
+# and owns its own table.
+FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """For Alembic's autogenerate and comparisons: skip tables the migrations do not own."""
+    return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
 class SchemaOutdated(Exception):

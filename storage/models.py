@@ -278,3 +278,30 @@ class DoctorFocus(Base):
 
     doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id"), primary_key=True)
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"))
+
+
+JOB_OUTCOMES = ("sent", "missed", "skipped", "failed")
+
+
+class JobRun(Base):
+    """A scheduled job's work, claimed before sending: a job fired twice (or by a second
+    scheduler started by mistake) finds its key taken and sends nothing."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(16))  # sent, missed, skipped, failed
+
+
+class Feedback(Base):
+    """A patient's rating of one consultation (one answer per appointment); the comment sealed."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), unique=True)
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

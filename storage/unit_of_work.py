@@ -16,6 +16,7 @@ from storage.clinic_repositories import (
     SpecialtyRepository,
 )
 from storage.consultation_repositories import AuditRepository, ConsultationRepository
+from storage.job_repositories import FeedbackRepository, JobRunRepository, PlanningQueries
 from storage.models import Appointment, Doctor
 from storage.repositories import (
     ConversationRepository,
@@ -35,6 +36,9 @@ class UnitOfWork:
     appointments: AppointmentRepository
     consultations: ConsultationRepository
     audit: AuditRepository
+    job_runs: JobRunRepository
+    feedback: FeedbackRepository
+    planning: PlanningQueries
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -65,6 +69,9 @@ class UnitOfWork:
         self.appointments = AppointmentRepository(self._session)
         self.consultations = ConsultationRepository(self._session)
         self.audit = AuditRepository(self._session)
+        self.job_runs = JobRunRepository(self._session)
+        self.feedback = FeedbackRepository(self._session)
+        self.planning = PlanningQueries(self._session)
         return self
 
     def savepoint(self) -> AsyncSessionTransaction:
