@@ -10,7 +10,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -18,9 +18,15 @@ from bot.errors import StartupError
 from bot.keys import check_key_settings, load_cipher
 from bot.settings import Settings
 from handlers.dispatcher import Dispatcher, utc_now
+from handlers.planning import JobPlanner
 from handlers.port import Messenger
 from handlers.sending import Limits, RateLimiter, SendingPath
 from handlers.turn import CoreConfig
+from jobs import runtime as job_runtime
+from jobs.planner import SchedulerPlanner
+from jobs.runtime import JobSettings
+from jobs.scheduler import build_scheduler
+from jobs.tasks import record_missed
 from storage.crypto import Cipher, generate_key
 from storage.database import check_connection, create_engine, session_factory
 from storage.migrate import check_keys, prepare_schema
@@ -72,19 +78,71 @@ def core_opener(
         cipher = load_cipher(settings)
         engine, sessions = await open_storage(settings, cipher)
         try:
-            yield build_dispatcher(settings, sessions, messenger, await messenger.bot_username())
+            username = await messenger.bot_username()
+            # One sending path (one rate limiter) for replies and scheduled jobs alike.
+            sending = build_sending(settings, sessions, messenger)
+            config = core_config(settings, username)
+            async with scheduled_jobs(settings, sessions, sending, config) as planner:
+                yield build_dispatcher(
+                    settings, sessions, messenger, username, planner=planner, sending=sending
+                )
         finally:
             await engine.dispose()
 
     return open_core
 
 
-def build_dispatcher(
+@asynccontextmanager
+async def scheduled_jobs(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
-    messenger: Messenger,
-    bot_username: str,
-) -> Dispatcher:
+    sending: SendingPath,
+    config: CoreConfig,
+) -> AsyncIterator[SchedulerPlanner]:
+    """The scheduler, started in every process so the planner can write jobs to the store,
+    and resumed (jobs actually run) only where RUN_SCHEDULER is true: exactly one process."""
+    job_settings = JobSettings(
+        reminder_offsets=settings.reminder_offsets_minutes,
+        no_show_after=timedelta(minutes=settings.no_show_after_minutes),
+        feedback_after=timedelta(minutes=settings.feedback_after_minutes),
+        idle_after=timedelta(minutes=settings.conversation_idle_minutes),
+        core=config,
+    )
+    # Job functions find the session factory, sending path, settings and clock here: APScheduler
+    # stores only a function reference and plain ids (see jobs/runtime.py).
+    job_runtime.install(job_runtime.Runtime(sessions, sending, job_settings))
+    loop = asyncio.get_running_loop()
+    recording: set[asyncio.Task[None]] = set()
+
+    def on_missed(job_id: str, run_time: datetime) -> None:
+        def spawn() -> None:
+            task = loop.create_task(record_missed(job_id, run_time))
+            recording.add(task)
+            task.add_done_callback(recording.discard)
+
+        loop.call_soon_threadsafe(spawn)
+
+    scheduler = build_scheduler(settings.database_url, on_missed)
+    scheduler.start(paused=True)
+    try:
+        planner = SchedulerPlanner(scheduler, sessions, job_settings)
+        await planner.replan_all()
+        if settings.run_scheduler:
+            scheduler.resume()
+            log.info("scheduler running")
+        else:
+            log.info("scheduler not run here (RUN_SCHEDULER=false); jobs are only planned")
+        yield planner
+    finally:
+        await scheduler.close()
+        if recording:
+            await asyncio.gather(*recording, return_exceptions=True)
+        job_runtime.install(None)
+
+
+def build_sending(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], messenger: Messenger
+) -> SendingPath:
     async def mark_unreachable(chat_id: int) -> None:
         async with UnitOfWork(sessions) as uow:
             await uow.users.set_unreachable(chat_id, utc_now())
@@ -95,16 +153,31 @@ def build_dispatcher(
         per_chat_rate=settings.send_rate_per_chat,
         per_chat_burst=settings.send_burst_per_chat,
     )
-    config = CoreConfig(
+    return SendingPath(messenger, RateLimiter(limits), mark_unreachable)
+
+
+def build_dispatcher(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    messenger: Messenger,
+    bot_username: str,
+    planner: JobPlanner | None = None,
+    sending: SendingPath | None = None,
+) -> Dispatcher:
+    sending = sending or build_sending(settings, sessions, messenger)
+    return Dispatcher(sessions, sending, core_config(settings, bot_username), planner=planner)
+
+
+def core_config(settings: Settings, bot_username: str) -> CoreConfig:
+    return CoreConfig(
         admin_ids=frozenset(settings.admin_ids),
         default_timezone=settings.default_timezone,
         bot_username=bot_username,
         currency=settings.payment_currency,
         cancel_cutoff=timedelta(minutes=settings.cancel_cutoff_minutes),
         video_base_url=settings.video_room_base_url,
+        clinic_name=settings.clinic_name,
     )
-    sending = SendingPath(messenger, RateLimiter(limits), mark_unreachable)
-    return Dispatcher(sessions, sending, config)
 
 
 async def run_bot(settings: Settings, framework: str) -> None:

@@ -29,6 +29,17 @@ SETTING_HELP: dict[str, str] = {
     "VIDEO_ROOM_BASE_URL": "the video service rooms are made on (default https://meet.jit.si)",
     "CANCEL_CUTOFF_MINUTES": "minutes before the start after which a cancellation is late "
     "(default 60)",
+    "CLINIC_NAME": "the clinic's name printed on prescriptions, up to 100 characters "
+    "(default Telemedicine Clinic)",
+    "RUN_SCHEDULER": "true in exactly one process (it sends reminders and prompts), false in "
+    "every other worker (default true)",
+    "REMINDER_OFFSETS_MINUTES": "comma-separated minutes before the start to remind the "
+    "patient, e.g. 1440,60 (default)",
+    "NO_SHOW_AFTER_MINUTES": "minutes after the start an unopened consultation counts as a "
+    "no-show (default 15)",
+    "FEEDBACK_AFTER_MINUTES": "minutes after a consultation ends to ask for a rating (default 30)",
+    "CONVERSATION_IDLE_MINUTES": "minutes a half-finished flow may sit idle before it is "
+    "discarded, at least 2 (default 10; a warning comes one minute earlier)",
 }
 
 
@@ -49,10 +60,20 @@ class Settings(BaseSettings):
     payment_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     cancel_cutoff_minutes: int = Field(default=60, ge=0)
     video_room_base_url: str = Field(default="https://meet.jit.si", pattern=r"^https?://\S+$")
+    clinic_name: str = Field(
+        default="Telemedicine Clinic", min_length=1, max_length=100, pattern=r"\S"
+    )
     # Sending limits (Telegram's published guidance); exposed so benchmarks can lift them.
     send_rate_global: float = Field(default=30.0, gt=0)
     send_rate_per_chat: float = Field(default=1.0, gt=0)
     send_burst_per_chat: int = Field(default=3, ge=1)
+    # Scheduled jobs. Exactly one process may run the scheduler: two sharing one job store
+    # would each run every job (the job_runs claims still keep each message to one send).
+    run_scheduler: bool = True
+    reminder_offsets_minutes: Annotated[tuple[int, ...], NoDecode] = (1440, 60)
+    no_show_after_minutes: int = Field(default=15, ge=1)
+    feedback_after_minutes: int = Field(default=30, ge=0)
+    conversation_idle_minutes: int = Field(default=10, ge=2)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -62,6 +83,16 @@ class Settings(BaseSettings):
             if not all(re.fullmatch(r"-?\d+", p) for p in parts):
                 raise ValueError("not a list of numbers")
             return tuple(int(p) for p in parts)
+        return value
+
+    @field_validator("reminder_offsets_minutes", mode="before")
+    @classmethod
+    def _split_offsets(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            if not all(re.fullmatch(r"\d{1,5}", p) and int(p) > 0 for p in parts):
+                raise ValueError("not a list of positive minutes")
+            return tuple(sorted({int(p) for p in parts}, reverse=True))
         return value
 
     @field_validator("telegram_api_base_url")

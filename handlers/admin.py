@@ -178,15 +178,17 @@ async def _decide(turn: Turn, doctor_id: int, approve: bool) -> None:
                 outcome=outcome,
             ),
         )
-    dt = translator(doctor.user.language)
+    turn.notify(doctor.user.telegram_id, _decision_text(translator(doctor.user.language), approve))
+
+
+def _decision_text(t: Translator, approve: bool) -> str:
+    """In the doctor's own language."""
     if approve:
-        text = dt(
+        return t(
             "Good news: the clinic approved your profile. Patients can now book you.\n\n"
             "Set your working hours with /availability, and see your appointments with /agenda."
         )
-    else:
-        text = dt(
-            "The clinic did not approve your profile. If you think this is a mistake, "
-            "please contact the clinic."
-        )
-    turn.notify(doctor.user.telegram_id, text)
+    return t(
+        "The clinic did not approve your profile. If you think this is a mistake, "
+        "please contact the clinic."
+    )

@@ -8,6 +8,7 @@ with no medical detail, and gets a one-tap button to book the same doctor again.
 
 from __future__ import annotations
 
+import html
 from datetime import datetime, timedelta
 
 from babel.dates import format_datetime
@@ -230,21 +231,21 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
 def notify_patient_of_cancellation(turn: Turn, appointment: Appointment, doctor: Doctor) -> None:
     """In the patient's zone and language; no reason, no specialty (lock screens show it)."""
     patient = appointment.patient
-    pt = translator(patient.language)
+    t = translator(patient.language)  # the patient's language, not the doctor's
     doctor_name = doctor.user.full_name or "—"
     turn.notify(
         patient.telegram_id,
-        pt(
+        t(
             "Your appointment with {doctor} on {when} was cancelled by the doctor. "
             "We are sorry. You can book another time:",
             doctor=doctor_name,
-            when=when(appointment.starts_at, patient.timezone, pt.language),
+            when=when(appointment.starts_at, patient.timezone, t.language),
         ),
         InlineKeyboard(
             (
                 (
                     InlineButton(
-                        pt("Book again with {name}", name=doctor_name),
+                        html.unescape(t("Book again with {name}", name=doctor_name)),
                         callbacks.pack("bk", "", "again", str(doctor.id)),
                     ),
                 ),

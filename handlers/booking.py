@@ -26,6 +26,7 @@ import html
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from babel.numbers import format_decimal
 from dateutil import parser as date_parser
 
 from clinic.calendar_grid import days_with_slots, today_in
@@ -173,15 +174,24 @@ async def _ask_specialty(turn: Turn, conv: Conversation) -> None:
     turn.reply(turn.t("Which kind of doctor do you need?"), _paged(turn, conv, buttons, False))
 
 
-def _doctor_label(turn: Turn, doctor: Doctor) -> str:
+def _doctor_label(turn: Turn, doctor: Doctor, rating: tuple[float, int] | None = None) -> str:
     fee = money(doctor.fee_minor, turn.config.currency, turn.t.language)
     if doctor.fee_minor == 0:
         fee = turn.t("free")
-    return turn.t(
+    label = turn.t(
         "{name} · {specialty} · {fee}",
         name=doctor.user.full_name or "?",
         specialty=doctor.specialty.name,
         fee=fee,
+    )
+    if rating is None:
+        return label
+    average, count = rating
+    return turn.t(
+        "{label} · ★ {average} ({count})",
+        label=Html(label),
+        average=format_decimal(round(average, 1), "0.0", locale=turn.t.language),
+        count=count,
     )
 
 
@@ -192,9 +202,11 @@ async def _ask_doctor(turn: Turn, conv: Conversation) -> None:
         await conversation.move(turn, conv, Step.SPECIALTY)
         await _ask_specialty(turn, conv)
         return
+    ratings = await turn.uow.feedback.ratings(d.id for d in doctors)
     # The label is for a button: escaping is for HTML text, so undo it here.
     buttons = [
-        InlineButton(_unescape(_doctor_label(turn, d)), _pack(conv, f"d{d.id}")) for d in doctors
+        InlineButton(_unescape(_doctor_label(turn, d, ratings.get(d.id))), _pack(conv, f"d{d.id}"))
+        for d in doctors
     ]
     turn.reply(turn.t("Choose a doctor:"), _paged(turn, conv, buttons, True))
 
@@ -235,9 +247,10 @@ async def _ask_date(turn: Turn, conv: Conversation) -> None:
         first = min(available) if available else today
         conv.data["ym"] = f"{first:%Y-%m}"
     year, month = (int(p) for p in str(conv.data["ym"]).split("-"))
+    rating = (await turn.uow.feedback.ratings([doctor.id])).get(doctor.id)
     header = turn.t(
         "<b>{doctor}</b>\n{bio}\n\n",
-        doctor=_unescape(_doctor_label(turn, doctor)),
+        doctor=_unescape(_doctor_label(turn, doctor, rating)),
         bio=doctor.bio,
     )
     if not available:
@@ -530,6 +543,15 @@ async def _on_date(turn: Turn, conv: Conversation, action: str, message_id: int 
         return
     month = read_month(action)
     if month is not None:
+        doctor = await _doctor(turn, conv)
+        if doctor is None:
+            return
+        viewer = zone(_patient(turn).timezone)
+        today = today_in(viewer, turn.now)
+        last = (turn.now + timedelta(days=doctor.horizon_days)).astimezone(viewer).date()
+        if not (today.year, today.month) <= month <= (last.year, last.month):
+            turn.answer(t("This button is not valid."))
+            return
         turn.answer()
         conv.data["ym"] = f"{month[0]}-{month[1]:02d}"
         await conversation.move(turn, conv, Step.DATE)
@@ -620,8 +642,7 @@ async def _on_confirm(turn: Turn, conv: Conversation, action: str, message_id: i
     except SlotUnavailable:
         turn.answer(t("Sorry, that time was just taken."), alert=True)
         if message_id:
-            turn.edit(message_id, t("That time was just taken by someone else."))
-        turn.reply(t("Sorry, that time was just taken. Here are the nearest free times."))
+            turn.edit(message_id, t("Sorry, that time was just taken by someone else."))
         conv.data.update(near=start.isoformat(), page=0)
         await conversation.move(turn, conv, Step.TIME)
         await _ask_time(turn, conv)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 MAX_BYTES = 64
 _PART = re.compile(r"^[A-Za-z0-9_.\-]{1,24}$")
+_DIGITS = re.compile(r"\d+")
+MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,5 +40,7 @@ def unpack(data: str | None) -> Callback | None:
     parts = data.split(":")
     if len(parts) != 4 or not all(_PART.match(p) for p in parts):
         return None
+    if any(int(run) > MAX_ID for part in parts for run in _DIGITS.findall(part)):
+        return None  # no id or time we make is that large; it would overflow an id column
     flow, token, step, action = parts
     return Callback(flow, "" if token == "-" else token, step, action)  # noqa: S105

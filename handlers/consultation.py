@@ -99,15 +99,18 @@ async def open_visit(turn: Turn, appointment: Appointment) -> None:
             "or switch with the buttons."
         )
     turn.reply(text, _doctor_keyboard(t, consultation, [consultation, *others]))
-    pt = translator(patient.language)
     turn.notify(
         patient.telegram_id,
-        pt(
-            "{doctor} has joined your consultation. Write here: your messages, photos and "
-            "documents go to the doctor.",
-            doctor=doctor.user.full_name or "?",
-        ),
-        video_button(pt, consultation),
+        _doctor_joined(translator(patient.language), doctor.user.full_name or "?"),
+        video_button(translator(patient.language), consultation),
+    )
+
+
+def _doctor_joined(t: Translator, doctor: str) -> str:
+    return t(
+        "{doctor} has joined your consultation. Write here: your messages, photos and "
+        "documents go to the doctor.",
+        doctor=doctor,
     )
 
 
@@ -196,11 +199,11 @@ async def _video(turn: Turn, consultation: Consultation, side: str) -> None:
     turn.reply(t("Video room for this consultation: {link}", link=link))
     appointment = consultation.appointment
     other: User = appointment.doctor.user if side == Role.PATIENT.value else appointment.patient
-    ot = translator(other.language)
-    turn.notify(
-        other.telegram_id,
-        ot("The other side opened a video room for your consultation: {link}", link=link),
-    )
+    turn.notify(other.telegram_id, _video_opened(translator(other.language), link))
+
+
+def _video_opened(t: Translator, link: str) -> str:
+    return t("The other side opened a video room for your consultation: {link}", link=link)
 
 
 # Messages -----------------------------------------------------------------------------------
@@ -297,21 +300,12 @@ async def _relay(
     turn.uow.consultations.add_relayed(relayed)
     await turn.uow.consultations.flush()
     header = None
-    rt = translator(recipient.language)
     if to_doctor and not consultation.header_to_doctor:
         consultation.header_to_doctor = True
-        header = rt(
-            "💬 {patient} · appointment {reference}",
-            patient=appointment.patient.full_name or "?",
-            reference=consultation.reference,
-        )
+        header = _header(translator(recipient.language), consultation, to_doctor)
     elif not to_doctor and not consultation.header_to_patient:
         consultation.header_to_patient = True
-        header = rt(
-            "💬 {doctor} · appointment {reference}",
-            doctor=appointment.doctor.user.full_name or "?",
-            reference=consultation.reference,
-        )
+        header = _header(translator(recipient.language), consultation, to_doctor)
     turn.relay(
         CopyOut(
             relayed_id=relayed.id,
@@ -328,6 +322,22 @@ async def _relay(
                 "cannot receive it. It is kept in the consultation record."
             ),
         )
+    )
+
+
+def _header(t: Translator, consultation: Consultation, to_doctor: bool) -> str:
+    """Introduces the first relayed message of a visit: who, and which appointment."""
+    appointment = consultation.appointment
+    if to_doctor:
+        return t(
+            "💬 {patient} · appointment {reference}",
+            patient=appointment.patient.full_name or "?",
+            reference=consultation.reference,
+        )
+    return t(
+        "💬 {doctor} · appointment {reference}",
+        doctor=appointment.doctor.user.full_name or "?",
+        reference=consultation.reference,
     )
 
 
@@ -361,23 +371,35 @@ async def nothing_open(turn: Turn) -> None:
     if user is not None and user.role == Role.DOCTOR.value:
         turn.reply(t("No consultation is open. Open one from /agenda when it is time."))
         return
-    if user is None:
+    if user is None or user.role != Role.PATIENT.value:
         turn.reply(t("Send /help to see what you can do here."))
         return
-    upcoming = [
+    booked = [
         a
         for a in await turn.uow.appointments.of_patient(user.id)
-        if a.status == Status.BOOKED and a.starts_at > turn.now
+        if a.status == Status.BOOKED and a.ends_at > turn.now
     ]
-    if upcoming:
-        nxt = min(upcoming, key=lambda a: a.starts_at)
+    current = [a for a in booked if a.starts_at <= turn.now]
+    if current:
+        # The visit is due now but the doctor has not opened it yet.
+        turn.reply(
+            t(
+                "Your consultation with {doctor} is due now, but the doctor has not opened it "
+                "yet, so this message was not sent. You will get a message here the moment the "
+                "doctor joins; please write again then.",
+                doctor=current[0].doctor.user.full_name or "?",
+            )
+        )
+    elif booked:
+        nxt = min(booked, key=lambda a: a.starts_at)
         turn.reply(
             t(
                 "No consultation is open right now, so this message was not sent to anyone. "
-                "Your next appointment is with {doctor} on {when}; your doctor opens the chat "
-                "then. See /appointments, or /book another.",
+                "Your next appointment is with {doctor} on {when} ({zone}); your doctor opens "
+                "the chat then. See /appointments, or /book another.",
                 doctor=nxt.doctor.user.full_name or "?",
                 when=when(nxt.starts_at, user.timezone, t.language),
+                zone=user.timezone,
             )
         )
     else:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -88,6 +89,35 @@ class UserLanes:
         await self._idle.wait()
 
 
+class CopiesInFlight:
+    """Chats with a relayed copy being sent whose mapping is not stored yet (one process)."""
+
+    SETTLE_SECONDS = 10.0
+
+    def __init__(self) -> None:
+        self._counts: Counter[int] = Counter()
+        self._changed = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def copying(self, *chats: int) -> AsyncIterator[None]:
+        self._counts.update(chats)
+        try:
+            yield
+        finally:
+            self._counts.subtract(chats)
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def settled(self, chat_id: int) -> None:
+        if not self._counts[chat_id]:
+            return
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: not self._counts[chat_id]), self.SETTLE_SECONDS
+                )
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -104,6 +134,7 @@ class Dispatcher:
         self._clock = clock
         self._lanes = UserLanes()
         self._albums = AlbumCollector(self._copy_album)
+        self._in_flight = CopiesInFlight()
         self._handled = 0
 
     def submit(self, event: Event) -> None:
@@ -121,6 +152,10 @@ class Dispatcher:
             log.exception("update failed", extra={"update_id": event.update_id})
 
     async def handle(self, event: Event) -> None:
+        if event.reply_to_message_id is not None or event.kind is EventKind.EDITED_MESSAGE:
+            # A reply to (or an edit of) a relayed message is routed by the stored mapping
+            # of copies; a copy still being sent from another person's lane is not in it yet.
+            await self._in_flight.settled(event.chat_id)
         now = self._clock()
         async with UnitOfWork(self._sessions) as uow:
             if not await uow.processed_updates.claim(event.update_id, now):
@@ -241,6 +276,10 @@ class Dispatcher:
             )
 
     async def _copy_out(self, event: Event, action: CopyOut) -> None:
+        async with self._in_flight.copying(action.from_chat, action.to_chat):
+            await self._copy_out_now(event, action)
+
+    async def _copy_out_now(self, event: Event, action: CopyOut) -> None:
         """Carry a message across; if the other side can't get it, the sender is told."""
         try:
             if action.header:
@@ -262,6 +301,11 @@ class Dispatcher:
             await uow.commit()
 
     async def _copy_album(self, parts: list[tuple[Event, CopyOut]]) -> None:
+        first = parts[0][1]
+        async with self._in_flight.copying(first.from_chat, first.to_chat):
+            await self._copy_album_now(parts)
+
+    async def _copy_album_now(self, parts: list[tuple[Event, CopyOut]]) -> None:
         event, first = parts[0]
         ordered = sorted(parts, key=lambda part: part[1].message_id)
         try:

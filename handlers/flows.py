@@ -19,11 +19,16 @@ from handlers import (
     booking,
     consultation,
     doctor_onboarding,
+    feedback,
+    keep_going,
     my_appointments,
     profile_settings,
+    record_upload,
+    records,
     registration,
     specialty_admin,
     time_block,
+    wrap_up,
 )
 from handlers.callbacks import Callback
 from handlers.turn import Turn
@@ -84,3 +89,19 @@ BUTTONS.update({module.BUTTONS: module for module in (admin, agenda)})  # type: 
 COMMANDS["admin"] = Command(frozenset({Role.ADMIN}), admin.begin)
 COMMANDS["availability"] = Command(frozenset({Role.DOCTOR}), availability.begin)
 COMMANDS["agenda"] = Command(frozenset({Role.DOCTOR}), agenda.show)
+
+# Records: a patient's own, a doctor's patients'; uploads to one's own record.
+CONVERSATIONS[record_upload.FLOW] = record_upload  # type: ignore[assignment]
+BUTTONS[records.BUTTONS] = records  # type: ignore[assignment]
+COMMANDS["records"] = Command(frozenset({Role.PATIENT, Role.DOCTOR}), records.show)
+COMMANDS["upload"] = Command(frozenset({Role.PATIENT}), record_upload.begin)
+
+# The consultation wrap-up: summary, private notes, prescriptions, follow-up (/end).
+CONVERSATIONS[wrap_up.FLOW] = wrap_up  # type: ignore[assignment]
+COMMANDS["end"] = Command(frozenset({Role.DOCTOR}), wrap_up.begin)
+
+# Scheduled-job buttons: rating a consultation (then an optional comment), and "Keep going"
+# on an idle warning.
+BUTTONS[feedback.BUTTONS] = feedback  # type: ignore[assignment]
+CONVERSATIONS[feedback.FLOW] = feedback  # type: ignore[assignment]
+BUTTONS[keep_going.BUTTONS] = keep_going  # type: ignore[assignment]

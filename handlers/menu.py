@@ -22,7 +22,9 @@ def commands_for(role: Role | None, t: Translator) -> list[BotCommand]:
         return [
             start,
             BotCommand("agenda", t("Your appointments")),
+            BotCommand("end", t("Wrap up the open consultation")),
             BotCommand("availability", t("Your working hours")),
+            BotCommand("records", t("Your patients' records")),
             settings,
             help_,
             cancel,
@@ -31,6 +33,8 @@ def commands_for(role: Role | None, t: Translator) -> list[BotCommand]:
         start,
         BotCommand("book", t("Book a consultation")),
         BotCommand("appointments", t("Your appointments")),
+        BotCommand("records", t("Your records: visits, chats, prescriptions")),
+        BotCommand("upload", t("Add a document to your record")),
         settings,
         help_,
         cancel,
@@ -64,6 +68,8 @@ def help_text(role: Role | None, t: Translator) -> str:
             "/start — main menu\n"
             "/agenda — today and the next 7 days; cancel an appointment or block a time\n"
             "/availability — weekly hours, days off, slot length, notice and horizon\n"
+            "/end — wrap up the open consultation: summary, notes, prescriptions\n"
+            "/records — your patients' records: past visits, chats, prescriptions, notes\n"
             "/settings — your profile and time zone\n"
             "/cancel — leave what you are doing\n"
             "/help — this message"
@@ -73,6 +79,8 @@ def help_text(role: Role | None, t: Translator) -> str:
             "/start — main menu\n"
             "/book — book a consultation\n"
             "/appointments — your appointments: reschedule or cancel\n"
+            "/records — your past consultations: summaries, chats, prescriptions, documents\n"
+            "/upload — add a lab report or a scan to your record\n"
             "/settings — see or change your name, date of birth, phone and time zone\n"
             "/cancel — leave what you are doing\n"
             "/help — this message"

@@ -2,6 +2,7 @@
 
 Buttons here are stateless ("ap:-:<verb>:<appointment id>"): each press reloads the
 appointment and checks that it belongs to the person pressing and can still be changed.
+Reminders (jobs/tasks.py) carry the same buttons plus "ok" (Confirm), which only thanks.
 """
 
 from __future__ import annotations
@@ -105,12 +106,13 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
         turn.answer(t("This button is not valid."))
         return
     if appointment.status != Status.BOOKED or appointment.starts_at <= turn.now:
+        # The card keeps what it shows (e.g. "Cancelled: ..."); only the presser is told.
         turn.answer(t("This appointment can no longer be changed."), alert=True)
-        if message_id:
-            turn.edit(message_id, _card(turn, appointment))
         return
     verb = callback.step
-    if verb == "re":
+    if verb == "ok":  # "Confirm" on a reminder: acknowledged, nothing changes
+        turn.answer(t("Thanks, see you then."))
+    elif verb == "re":
         doctor = appointment.doctor
         if doctor.status != "approved":
             turn.answer(t("This doctor is not taking bookings at the moment."), alert=True)

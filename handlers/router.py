@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from clinic.roles import Role
-from handlers import callbacks, consultation, conversation, doctor_onboarding, registration
+from handlers import (
+    callbacks,
+    consultation,
+    conversation,
+    doctor_onboarding,
+    registration,
+    wrap_up,
+)
 from handlers.deep_links import open_deep_link
 from handlers.events import EventKind
 from handlers.flows import BUTTONS, COMMANDS, CONVERSATIONS
@@ -113,6 +120,16 @@ async def _start(turn: Turn, role: Role | None) -> None:
     if conv is not None and conv.flow == doctor_onboarding.FLOW:
         turn.reply(t("Let's continue where you left off."))
         await doctor_onboarding.resume(turn, conv)
+        return
+    if conv is not None and conv.flow == wrap_up.FLOW:
+        # A wrap-up holds a doctor's unsent notes and prescriptions: never drop it silently.
+        turn.reply(
+            t(
+                "You are wrapping up a consultation; your draft is kept. Continue below, or "
+                "send /cancel to leave the wrap-up (the consultation stays open)."
+            )
+        )
+        wrap_up.ask(turn, conv)
         return
     if conv is not None:
         await conversation.end(turn)

@@ -135,11 +135,13 @@ class ConsultationRepository:
 
     # Who may read whose record ----------------------------------------------------------------
 
+    async def patient(self, user_id: int) -> User | None:
+        """The user whose record is asked for (any role; callers check the relationship)."""
+        return await self._session.get(User, user_id)
+
     async def patients_of_doctor(self, doctor_id: int) -> Sequence[User]:
         """Everyone who has or had an appointment with the doctor, in any status."""
-        seen = (
-            select(Appointment.patient_id).where(Appointment.doctor_id == doctor_id).distinct()
-        )
+        seen = select(Appointment.patient_id).where(Appointment.doctor_id == doctor_id).distinct()
         query = select(User).where(User.id.in_(seen)).order_by(User.id)
         return (await self._session.scalars(query)).all()
 

@@ -56,7 +56,16 @@ async def test_a_doctor_joins_by_invite_is_approved_and_sets_hours(world: World)
 
     request = await admin.expect("A doctor asks to join")  # sent after the doctor's menu is set
     commands = [c["command"] for c in world.emulator.commands_for(greta.id)]
-    assert commands == ["start", "agenda", "availability", "settings", "help", "cancel"]
+    assert commands == [
+        "start",
+        "agenda",
+        "end",
+        "availability",
+        "records",
+        "settings",
+        "help",
+        "cancel",
+    ]
     assert "Greta Hoffmann" in request.text and "Cardiology" in request.text
     assert admin.inline_buttons(request.message_id) == ["✅ Approve", "Reject"]
     await (await admin.tap("✅ Approve", request.message_id)).answer()

@@ -54,7 +54,16 @@ async def test_a_patient_registers_through_every_step(world: World) -> None:
         assert user.consent_version and user.consent_at is not None
         assert await uow.conversations.get(anna.id) is None
     commands = [c["command"] for c in world.emulator.commands_for(anna.id)]
-    assert commands == ["start", "book", "appointments", "settings", "help", "cancel"]
+    assert commands == [
+        "start",
+        "book",
+        "appointments",
+        "records",
+        "upload",
+        "settings",
+        "help",
+        "cancel",
+    ]
 
     if world.db_kind == "sqlite":
         # Closing a file descriptor drops every POSIX lock this process holds on that file,

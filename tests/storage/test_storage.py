@@ -191,7 +191,14 @@ async def test_migrations_build_exactly_the_models(storage: Storage) -> None:
     from storage.models import Base
 
     def differences(connection: object) -> list[object]:
-        context = MigrationContext.configure(connection, opts={"compare_type": False})  # type: ignore[arg-type]
+        # APScheduler's job store owns its table; the migrations leave it out on purpose.
+        def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+            return not (type_ == "table" and name == "apscheduler_jobs")
+
+        context = MigrationContext.configure(
+            connection,  # type: ignore[arg-type]
+            opts={"compare_type": False, "include_object": include_object},
+        )
         return list(compare_metadata(context, Base.metadata))
 
     async with storage.engine.connect() as conn:

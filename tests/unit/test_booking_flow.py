@@ -241,3 +241,9 @@ async def test_committed_changes_reach_the_planner(storage: Storage) -> None:
     await h.tap(ANNA, "Cancel")
     await h.tap(ANNA, "Yes, cancel it")
     assert planner.calls[-1] == ({booked.id}, set())
+
+
+async def test_forged_ids_too_large_for_an_id_column_are_refused(harness: Harness) -> None:
+    for data in ("ap:-:cy:99999999999999999999", "bk:-:again:4294967296", "cs:-:open:2147483648"):
+        event = await harness.tap_data(ANNA, 1, data)
+        assert harness.answer(event) == "This button is not valid."

@@ -316,7 +316,9 @@ async def test_doctor_onboarding_through_every_step_with_bad_input(harness: Harn
     assert [c.command for c in harness.messenger.commands[DOC]] == [
         "start",
         "agenda",
+        "end",
         "availability",
+        "records",
         "settings",
         "help",
         "cancel",

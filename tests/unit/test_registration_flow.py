@@ -41,6 +41,8 @@ async def test_full_registration_creates_the_patient(harness: Harness) -> None:
         "start",
         "book",
         "appointments",
+        "records",
+        "upload",
         "settings",
         "help",
         "cancel",

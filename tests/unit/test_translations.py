@@ -35,3 +35,17 @@ def test_unknown_languages_fall_back_to_english_and_params_are_escaped() -> None
     assert t("Welcome back, {name}!", name="<b>Eve</b> & co") == (
         "Welcome back, &lt;b&gt;Eve&lt;/b&gt; &amp; co!"
     )
+
+
+def test_translators_are_always_called_t_so_extraction_sees_every_text() -> None:
+    """pybabel extracts calls named t(...); a translator bound to another name would hide
+    its texts from the catalog."""
+    import re
+
+    offenders = [
+        f"{path.name}: {match.group(0)}"
+        for path in (ROOT / "handlers").glob("*.py")
+        for match in re.finditer(r"\b(\w+)\s*=\s*translator\(", path.read_text())
+        if match.group(1) != "t"
+    ]
+    assert offenders == []
