@@ -30,12 +30,11 @@ from aiogram.exceptions import (
 )
 
 from bot.errors import StartupError
+from bot.update_parts import attachments_of, sender_of
 from handlers.dispatcher import Dispatcher as Core
 from handlers.events import (
-    Attachment,
     Event,
     EventKind,
-    Sender,
     SharedContact,
     SharedLocation,
     split_command,
@@ -281,35 +280,6 @@ class AiogramMessenger(Messenger):
         return buffer.read()
 
 
-def _sender(user: types.User) -> Sender:
-    return Sender(user.id, user.first_name, user.last_name, user.username, user.language_code)
-
-
-def _attachments(message: types.Message) -> tuple[Attachment, ...]:
-    found: list[Attachment] = []
-    if message.photo:
-        largest = message.photo[-1]
-        found.append(
-            Attachment(
-                "photo", largest.file_id, largest.file_unique_id, None, None, largest.file_size
-            )
-        )
-    for kind in ("document", "voice", "audio", "video", "video_note", "sticker", "animation"):
-        media = getattr(message, kind)
-        if media is not None:
-            found.append(
-                Attachment(
-                    kind,
-                    media.file_id,
-                    media.file_unique_id,
-                    getattr(media, "file_name", None),
-                    getattr(media, "mime_type", None),
-                    media.file_size,
-                )
-            )
-    return tuple(found)
-
-
 def to_event(update: types.Update, bot_username: str | None) -> Event | None:
     """The project's event for a framework update, or None for what the bot ignores."""
     if update.callback_query is not None:
@@ -319,7 +289,7 @@ def to_event(update: types.Update, bot_username: str | None) -> Event | None:
         return Event(
             update_id=update.update_id,
             kind=EventKind.CALLBACK,
-            sender=_sender(query.from_user),
+            sender=sender_of(query.from_user),
             chat_id=chat_id,
             message_id=message.message_id if message is not None else None,
             callback_id=query.id,
@@ -333,7 +303,7 @@ def to_event(update: types.Update, bot_username: str | None) -> Event | None:
         return Event(
             update_id=update.update_id,
             kind=EventKind.BLOCKED if status == "kicked" else EventKind.UNBLOCKED,
-            sender=_sender(member.from_user),
+            sender=sender_of(member.from_user),
             chat_id=member.chat.id,
         )
     message = update.message or update.edited_message
@@ -345,7 +315,7 @@ def to_event(update: types.Update, bot_username: str | None) -> Event | None:
     return Event(
         update_id=update.update_id,
         kind=EventKind.MESSAGE if update.message is not None else EventKind.EDITED_MESSAGE,
-        sender=_sender(message.from_user),
+        sender=sender_of(message.from_user),
         chat_id=message.chat.id,
         message_id=message.message_id,
         text=message.text,
@@ -356,7 +326,7 @@ def to_event(update: types.Update, bot_username: str | None) -> Event | None:
         if contact
         else None,
         location=SharedLocation(location.latitude, location.longitude) if location else None,
-        attachments=_attachments(message),
+        attachments=attachments_of(message),
         reply_to_message_id=message.reply_to_message.message_id
         if message.reply_to_message
         else None,

@@ -28,8 +28,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from clinic.roles import CONSENT_VERSION, Role
-from handlers import admin, callbacks, conversation
+from clinic.roles import Role
+from handlers import admin, callbacks, consent, conversation
 from handlers.formatting import money, parse_money
 from handlers.i18n import Html
 from handlers.menu import commands_for
@@ -302,24 +302,13 @@ def _accept_fee(turn: Turn, conv: Conversation, text: str | None) -> bool:
 async def on_callback(turn: Turn, conv: Conversation, callback: callbacks.Callback) -> None:
     step, t, message_id, action = Step(conv.step), turn.t, turn.event.message_id, callback.action
     if step is Step.CONSENT and action in {"yes", "no"}:
-        turn.answer()
-        if action == "no":
-            await conversation.end(turn)
-            if message_id:
-                turn.edit(message_id, t("You did not agree."))
-            turn.reply(
-                t(
-                    "Without your consent we cannot set up your profile, and nothing about you "
-                    "was stored. If you change your mind, open the invite link again."
-                )
-            )
-            return
-        conv.data["consent_version"] = CONSENT_VERSION
-        conv.data["consent_at"] = turn.now.isoformat()
-        if message_id:
-            turn.edit(message_id, t("✅ You agreed to the processing of your data."))
-        await conversation.move(turn, conv, Step.NAME)
-        ask(turn, conv)
+        declined = t(
+            "Without your consent we cannot set up your profile, and nothing about you "
+            "was stored. If you change your mind, open the invite link again."
+        )
+        if await consent.answer(turn, conv, action == "yes", declined):
+            await conversation.move(turn, conv, Step.NAME)
+            ask(turn, conv)
         return
     if step is Step.SPECIALTY and action[:1] == "p" and action[1:].isdigit():
         turn.answer()

@@ -23,8 +23,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from clinic.roles import CONSENT_VERSION, Role
-from handlers import callbacks, conversation
+from clinic.roles import Role
+from handlers import callbacks, consent, conversation
 from handlers.i18n import Html
 from handlers.menu import commands_for
 from handlers.port import InlineButton, InlineKeyboard, RemoveKeyboard
@@ -155,23 +155,12 @@ async def on_callback(turn: Turn, conv: Conversation, callback: callbacks.Callba
     step, t, message_id = Step(conv.step), turn.t, turn.event.message_id
     action = callback.action
     if step is Step.CONSENT and action in {"yes", "no"}:
-        turn.answer()
-        if action == "no":
-            await conversation.end(turn)
-            if message_id:
-                turn.edit(message_id, t("You did not agree."))
-            turn.reply(
-                t(
-                    "Without your consent we cannot create an account, and nothing about you "
-                    "was stored. If you change your mind, send /start."
-                )
-            )
-            return
-        conv.data["consent_version"] = CONSENT_VERSION
-        conv.data["consent_at"] = turn.now.isoformat()
-        if message_id:
-            turn.edit(message_id, t("✅ You agreed to the processing of your data."))
-        await _advance_from_consent(turn, conv)
+        declined = t(
+            "Without your consent we cannot create an account, and nothing about you "
+            "was stored. If you change your mind, send /start."
+        )
+        if await consent.answer(turn, conv, action == "yes", declined):
+            await _advance_from_consent(turn, conv)
         return
     if step is Step.TIMEZONE and accept_zone_button(turn, conv, action):
         turn.answer()

@@ -6,22 +6,17 @@ Runs the real dispatcher over a recording fake of the port and a real SQLite dat
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from clinic.slots import Interval
-from handlers.dispatcher import Dispatcher
-from handlers.events import Event
 from handlers.port import InlineKeyboard
 from handlers.scheduling import free_slots_for
-from handlers.sending import Limits, RateLimiter, SendingPath
-from handlers.turn import CoreConfig
 from storage.models import Appointment, Doctor
 from storage.unit_of_work import UnitOfWork
 from tests.conftest import Storage
-from tests.support.fake_messenger import EventFactory, FakeMessenger
+from tests.support.harness import Clock, Harness, make_harness
 
 pytestmark = pytest.mark.parametrize("db_kind", ["sqlite", "postgresql"], indirect=True)
 
@@ -32,39 +27,8 @@ ANNA = 501
 NY = "America/New_York"
 
 
-@dataclass
-class Clock:
-    now: datetime = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
-class Harness:
-    storage: Storage
-    messenger: FakeMessenger
-    dispatcher: Dispatcher
-    events: EventFactory
-    clock: Clock = field(default_factory=Clock)
-
-    async def send(self, user: int, text: str) -> None:
-        await self.dispatcher.handle(self.events.text(user, text))
-
-    async def tap(self, user: int, label: str) -> Event:
-        message_id, data = self.messenger.button_data(user, label)
-        return await self.tap_data(user, message_id, data)
-
-    async def tap_data(self, user: int, message_id: int, data: str) -> Event:
-        event = self.events.callback(user, message_id, data)
-        await self.dispatcher.handle(event)
-        return event
-
-    def answer(self, event: Event) -> str | None:
-        return self.messenger.answers[event.callback_id or ""][0]
-
-    def last(self, user: int) -> str:
-        return self.messenger.last_to(user).text
+class DoctorSideHarness(Harness):
+    """The shared harness plus the doctor and admin side's own steps."""
 
     def texts(self, user: int) -> list[str]:
         return self.messenger.texts_to(user)
@@ -160,36 +124,15 @@ class Harness:
 
 
 @pytest.fixture
-def harness(storage: Storage) -> Harness:
-    messenger = FakeMessenger()
-    clock = Clock()
-
-    async def mark(_chat_id: int) -> None:
-        return None
-
-    async def no_sleep(_seconds: float) -> None:
-        return None
-
-    sending = SendingPath(
-        messenger, RateLimiter(Limits(1000, 1000, 1000), sleep=no_sleep), mark, sleep=no_sleep
-    )
-    dispatcher = Dispatcher(
-        storage.sessions,
-        sending,
-        CoreConfig(
-            admin_ids=frozenset({ADMIN, ADMIN2}),
-            default_timezone="Europe/Berlin",
-            bot_username="clinic_test_bot",
-        ),
-        clock=clock,
-    )
-    return Harness(storage, messenger, dispatcher, EventFactory(), clock)
+def harness(storage: Storage) -> DoctorSideHarness:
+    shared = make_harness(storage, admin_ids=frozenset({ADMIN, ADMIN2}), clock=Clock(START))
+    return DoctorSideHarness(**vars(shared))
 
 
 # -- invites -----------------------------------------------------------------------------------
 
 
-async def test_an_admin_creates_an_invite_and_gets_the_link(harness: Harness) -> None:
+async def test_an_admin_creates_an_invite_and_gets_the_link(harness: DoctorSideHarness) -> None:
     code = await harness.invite()
     assert "valid for 72 hours, usable once" in harness.last(ADMIN)
     async with UnitOfWork(harness.storage.sessions) as uow:
@@ -198,7 +141,7 @@ async def test_an_admin_creates_an_invite_and_gets_the_link(harness: Harness) ->
         assert invite.expires_at == START + timedelta(hours=72) and invite.used_at is None
 
 
-async def test_others_do_not_have_admin(harness: Harness) -> None:
+async def test_others_do_not_have_admin(harness: DoctorSideHarness) -> None:
     await harness.register_patient()
     await harness.send(ANNA, "/admin")
     assert harness.last(ANNA) == ("I don't know that command. Send /help to see what you can do.")
@@ -207,7 +150,7 @@ async def test_others_do_not_have_admin(harness: Harness) -> None:
     assert harness.last(777) == "I don't know that command. Send /help to see what you can do."
 
 
-async def test_garbage_expired_and_used_invites_are_refused(harness: Harness) -> None:
+async def test_garbage_expired_and_used_invites_are_refused(harness: DoctorSideHarness) -> None:
     await harness.send(DOC, "/start inv_doesnotexist")
     assert "not valid" in harness.last(DOC)
     await harness.send(DOC, "/start inv_<b>!")
@@ -230,7 +173,7 @@ async def test_garbage_expired_and_used_invites_are_refused(harness: Harness) ->
         assert await uow.conversations.get(DOC2) is None
 
 
-async def test_a_registered_user_cannot_use_an_invite(harness: Harness) -> None:
+async def test_a_registered_user_cannot_use_an_invite(harness: DoctorSideHarness) -> None:
     await harness.register_patient()
     code = await harness.invite()
     await harness.send(ANNA, f"/start inv_{code}")
@@ -244,7 +187,9 @@ async def test_a_registered_user_cannot_use_an_invite(harness: Harness) -> None:
 # -- onboarding --------------------------------------------------------------------------------
 
 
-async def test_doctor_onboarding_through_every_step_with_bad_input(harness: Harness) -> None:
+async def test_doctor_onboarding_through_every_step_with_bad_input(
+    harness: DoctorSideHarness,
+) -> None:
     code = await harness.invite()
     await harness.send(DOC, f"/start inv_{code}")
     assert "Do you agree" in harness.last(DOC)
@@ -335,7 +280,7 @@ async def test_doctor_onboarding_through_every_step_with_bad_input(harness: Harn
         assert list(await uow.doctors.approved_in(doctor.specialty_id)) == []
 
 
-async def test_cancel_during_onboarding_stores_nothing(harness: Harness) -> None:
+async def test_cancel_during_onboarding_stores_nothing(harness: DoctorSideHarness) -> None:
     code = await harness.invite()
     await harness.send(DOC, f"/start inv_{code}")
     await harness.tap(DOC, "✅ I agree")
@@ -351,7 +296,7 @@ async def test_cancel_during_onboarding_stores_nothing(harness: Harness) -> None
         assert invite is not None and invite.used_at is None
 
 
-async def test_specialties_page_when_there_are_more_than_eight(harness: Harness) -> None:
+async def test_specialties_page_when_there_are_more_than_eight(harness: DoctorSideHarness) -> None:
     await harness.send(ADMIN, "/admin")
     await harness.tap(ADMIN, "Specialties")
     assert "Cardiology" in harness.last(ADMIN)
@@ -384,7 +329,9 @@ async def test_specialties_page_when_there_are_more_than_eight(harness: Harness)
 # -- decisions ---------------------------------------------------------------------------------
 
 
-async def test_approve_then_a_second_admin_and_a_forger_change_nothing(harness: Harness) -> None:
+async def test_approve_then_a_second_admin_and_a_forger_change_nothing(
+    harness: DoctorSideHarness,
+) -> None:
     await harness.onboard(DOC)
     doctor_id = (await harness.doctor(DOC)).id
     await harness.tap(ADMIN, "✅ Approve")
@@ -409,7 +356,7 @@ async def test_approve_then_a_second_admin_and_a_forger_change_nothing(harness: 
         assert len(list(await uow.doctors.approved_in(doctor.specialty_id))) == 1
 
 
-async def test_reject_from_the_pending_list(harness: Harness) -> None:
+async def test_reject_from_the_pending_list(harness: DoctorSideHarness) -> None:
     await harness.onboard(DOC)
     await harness.send(ADMIN2, "/admin")
     await harness.tap(ADMIN2, "Pending doctors")
@@ -432,7 +379,7 @@ async def test_reject_from_the_pending_list(harness: Harness) -> None:
 # -- availability ------------------------------------------------------------------------------
 
 
-async def test_weekly_hours_are_saved_and_bad_lines_named(harness: Harness) -> None:
+async def test_weekly_hours_are_saved_and_bad_lines_named(harness: DoctorSideHarness) -> None:
     await harness.onboard(DOC)
     await harness.send(DOC, "/availability")
     assert "No working hours yet" in harness.last(DOC)
@@ -471,7 +418,7 @@ async def test_weekly_hours_are_saved_and_bad_lines_named(harness: Harness) -> N
     assert "availability is saved" in harness.last(DOC)
 
 
-async def test_days_off_past_reversed_and_removed(harness: Harness) -> None:
+async def test_days_off_past_reversed_and_removed(harness: DoctorSideHarness) -> None:
     await harness.onboard(DOC)
     await harness.send(DOC, "/availability")
     await harness.tap(DOC, "Days off")
@@ -502,7 +449,7 @@ async def test_days_off_past_reversed_and_removed(harness: Harness) -> None:
 
 
 async def test_an_appointment_outside_new_hours_is_offered_keep_or_cancel(
-    harness: Harness,
+    harness: DoctorSideHarness,
 ) -> None:
     await harness.onboard(DOC)
     await harness.tap(ADMIN, "✅ Approve")
@@ -536,7 +483,9 @@ async def test_an_appointment_outside_new_hours_is_offered_keep_or_cancel(
 # -- agenda ------------------------------------------------------------------------------------
 
 
-async def test_agenda_shows_today_and_seven_days_in_the_doctors_zone(harness: Harness) -> None:
+async def test_agenda_shows_today_and_seven_days_in_the_doctors_zone(
+    harness: DoctorSideHarness,
+) -> None:
     await harness.onboard(DOC)
     await harness.tap(ADMIN, "✅ Approve")
     await harness.register_patient()
@@ -561,7 +510,7 @@ async def test_agenda_shows_today_and_seven_days_in_the_doctors_zone(harness: Ha
     assert labels == ["Cancel 23:30 Thu", "Cancel 10:00 Thu", "Block a time"]
 
 
-async def test_doctor_cancels_and_the_patient_can_book_again(harness: Harness) -> None:
+async def test_doctor_cancels_and_the_patient_can_book_again(harness: DoctorSideHarness) -> None:
     await harness.onboard(DOC)
     await harness.tap(ADMIN, "✅ Approve")
     await harness.register_patient()
@@ -587,7 +536,9 @@ async def test_doctor_cancels_and_the_patient_can_book_again(harness: Harness) -
     assert harness.answer(again) == "This appointment can no longer be changed."
 
 
-async def test_a_doctor_cannot_touch_another_doctors_appointment(harness: Harness) -> None:
+async def test_a_doctor_cannot_touch_another_doctors_appointment(
+    harness: DoctorSideHarness,
+) -> None:
     await harness.onboard(DOC)
     await harness.onboard(DOC2, name="Otto Weber")
     await harness.register_patient()
@@ -605,7 +556,7 @@ async def test_a_doctor_cannot_touch_another_doctors_appointment(harness: Harnes
     assert not any("cancelled" in t for t in harness.texts(ANNA))
 
 
-async def test_blocking_a_slot_removes_it_from_free_slots(harness: Harness) -> None:
+async def test_blocking_a_slot_removes_it_from_free_slots(harness: DoctorSideHarness) -> None:
     await harness.onboard(DOC)
     await harness.tap(ADMIN, "✅ Approve")
     await harness.send(DOC, "/availability")
