@@ -17,14 +17,11 @@ from telegram import constants, error
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.errors import StartupError
-from bot.update_parts import attachments_of, sender_of
+from bot.update_parts import message_event, sender_of
 from handlers.dispatcher import Dispatcher as Core
 from handlers.events import (
     Event,
     EventKind,
-    SharedContact,
-    SharedLocation,
-    split_command,
 )
 from handlers.port import (
     BadRequest,
@@ -272,29 +269,7 @@ def to_event(update: telegram.Update, bot_username: str | None) -> Event | None:
     message = update.message or update.edited_message
     if message is None or message.from_user is None:
         return None
-    command, args = split_command(message.text or "", bot_username)
-    contact = message.contact
-    location = message.location
-    return Event(
-        update_id=update.update_id,
-        kind=EventKind.MESSAGE if update.message is not None else EventKind.EDITED_MESSAGE,
-        sender=sender_of(message.from_user),
-        chat_id=message.chat.id,
-        message_id=message.message_id,
-        text=message.text,
-        caption=message.caption,
-        command=command,
-        command_args=args,
-        contact=SharedContact(contact.phone_number, contact.user_id, contact.first_name)
-        if contact
-        else None,
-        location=SharedLocation(location.latitude, location.longitude) if location else None,
-        attachments=attachments_of(message),
-        reply_to_message_id=message.reply_to_message.message_id
-        if message.reply_to_message
-        else None,
-        media_group_id=message.media_group_id,
-    )
+    return message_event(update.update_id, message, update.message is None, bot_username)
 
 
 def build_application(token: str, api_root: str) -> Application:  # type: ignore[type-arg]

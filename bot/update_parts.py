@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.events import Attachment, Sender
+from handlers.events import (
+    Attachment,
+    Event,
+    EventKind,
+    Sender,
+    SharedContact,
+    SharedLocation,
+    split_command,
+)
 
 FILE_KINDS = ("document", "voice", "audio", "video", "video_note", "sticker", "animation")
 
@@ -40,3 +48,30 @@ def attachments_of(message: Any) -> tuple[Attachment, ...]:
                 )
             )
     return tuple(found)
+
+
+def message_event(update_id: int, message: Any, edited: bool, bot_username: str | None) -> Event:
+    """The event for a message or an edited message (the adapter has checked the sender)."""
+    command, args = split_command(message.text or "", bot_username)
+    contact = message.contact
+    location = message.location
+    return Event(
+        update_id=update_id,
+        kind=EventKind.EDITED_MESSAGE if edited else EventKind.MESSAGE,
+        sender=sender_of(message.from_user),
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        text=message.text,
+        caption=message.caption,
+        command=command,
+        command_args=args,
+        contact=SharedContact(contact.phone_number, contact.user_id, contact.first_name)
+        if contact
+        else None,
+        location=SharedLocation(location.latitude, location.longitude) if location else None,
+        attachments=attachments_of(message),
+        reply_to_message_id=message.reply_to_message.message_id
+        if message.reply_to_message
+        else None,
+        media_group_id=message.media_group_id,
+    )
