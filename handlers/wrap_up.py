@@ -770,5 +770,8 @@ def patient_blocks(
                 days=follow_up_days,
             )
         )
-    blocks.append(t("The summary and prescriptions are also in the PDF below."))
+    if items:
+        blocks.append(t("The summary and prescriptions are also in the PDF below."))
+    else:
+        blocks.append(t("The summary is also in the PDF below."))
     return blocks
