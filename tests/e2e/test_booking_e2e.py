@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,33 +11,11 @@ from icalendar import Calendar
 from bot.emulator import SimulatedUser
 from storage.seeding import EVERY_DAY_8_TO_20, seed_doctor, seed_patient
 from tests.e2e.conftest import World
+from tests.support.chat import buttons, pick
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
 
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-def buttons(user: SimulatedUser, pattern: str) -> list[tuple[int, str, str]]:
-    """(message id, label, callback data) on the newest message with matching buttons."""
-    for message in reversed(user.messages):
-        if message.deleted:
-            continue
-        keyboard = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-        found = [
-            (message.message_id, b["text"], b["callback_data"])
-            for row in keyboard
-            for b in row
-            if "callback_data" in b and re.search(pattern, b["callback_data"].split(":")[-1])
-        ]
-        if found:
-            return found
-    raise AssertionError(f"no buttons matching {pattern!r}")
-
-
-async def pick(user: SimulatedUser, pattern: str, index: int = 0) -> str:
-    message_id, label, data = buttons(user, pattern)[index]
-    await (await user.tap_data(data, message_id)).answer()
-    return label
 
 
 async def to_calendar(user: SimulatedUser, specialty: str, doctor_label: str) -> None:

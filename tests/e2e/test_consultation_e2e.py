@@ -105,6 +105,22 @@ async def test_every_kind_of_message_crosses_both_ways_without_identity(world: W
     await patient.expect("compare with this")
     await doctor.send_document(b"leaflet", "leaflet.txt", "text/plain")
     assert "document" in await patient.expect_document()
+    sent_by_doctor = [
+        await doctor.send_voice(),
+        await doctor.send_media("audio"),
+        await doctor.send_media("video", caption="the exercise"),
+        await doctor.send_media("video_note"),
+        await doctor.send_sticker("💪"),
+        await doctor.send_location(52.52, 13.40),
+    ]
+    for original in sent_by_doctor:
+        copy = await patient.expect(None)
+        kind = next(
+            k
+            for k in ("voice", "audio", "video_note", "video", "sticker", "location")
+            if k in original
+        )
+        assert kind in copy and "forward_origin" not in copy
 
     # A reply arrives as a reply to the copy; an edit edits the copy.
     question = await patient.send_text("Can I use a cream?")

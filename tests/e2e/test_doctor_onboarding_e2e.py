@@ -7,8 +7,10 @@ import re
 import pytest
 
 from bot.emulator import SimulatedUser
+from storage.seeding import seed_patient
 from storage.unit_of_work import UnitOfWork
 from tests.e2e.conftest import ADMIN_ID, World
+from tests.support.chat import pick
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
 
@@ -109,6 +111,76 @@ async def test_a_doctor_joins_by_invite_is_approved_and_sets_hours(world: World)
     async with UnitOfWork(world.sessions) as uow:
         assert await uow.users.by_telegram_id(otto.id) is None
         assert await uow.conversations.get(otto.id) is None
+
+    # A patient books the new doctor; both are told; the patient moves it, then cancels it.
+    pia = world.emulator.user("Pia")
+    await seed_patient(world.sessions, pia.id, "Pia Larsen", "Europe/Berlin")
+    await book_first_free(pia)
+    booked = await greta.expect("New booking: Pia Larsen")
+    assert "Pia Larsen" in booked.text
+    await pia.send_command("appointments")
+    card = await pia.expect("Greta Hoffmann")
+    await (await pia.tap("Reschedule", card.message_id)).answer()
+    await pia.expect("pick a day")
+    await pick(pia, r"^d\d{8}$", index=1)
+    await pia.expect("Free times on")
+    await pick(pia, r"^t\d+$")
+    await pia.expect("Move your appointment")
+    await (await pia.tap("✅ Move it")).answer()
+    await pia.expect("Moved!")
+    await greta.expect("Rescheduled: Pia Larsen moved")
+    await pia.send_command("appointments")
+    card = await pia.expect("Greta Hoffmann")
+    await (await pia.tap("Cancel", card.message_id)).answer()
+    await pia.expect_edit(card.message_id, "Cancel this appointment?")
+    await (await pia.tap("Yes, cancel it", card.message_id)).answer()
+    await greta.expect("Cancelled: Pia Larsen will not come")
+
+    # She books again; the doctor cancels from the agenda; one tap books her again.
+    await book_first_free(pia)
+    await greta.expect("New booking: Pia Larsen")
+    await greta.send_command("agenda")
+    agenda = await greta.expect("Your agenda")
+    cancel_label = next(
+        label for label in greta.inline_buttons(agenda.message_id) if label.startswith("Cancel ")
+    )
+    await (await greta.tap(cancel_label, agenda.message_id)).answer()
+    await greta.expect("Cancel the appointment with Pia Larsen")
+    await (await greta.tap("Yes, cancel")).answer()
+    notice = await pia.expect("was cancelled by the doctor")
+    await (await pia.tap("Book again with Greta Hoffmann", notice.message_id)).answer()
+    await pia.expect("pick a day")
+    await pick(pia, r"^d\d{8}$")
+    await pia.expect("Free times on")
+    await pick(pia, r"^t\d+$")
+    await pia.expect("reason for your visit")
+    await (await pia.tap("Skip")).answer()
+    await pia.expect("Please check your booking")
+    await (await pia.tap("✅ Book")).answer()
+    await pia.expect("Booked!")
+    await greta.expect("New booking: Pia Larsen")
+
+
+async def book_first_free(patient: SimulatedUser) -> None:
+    await patient.send_command("book")
+    await patient.expect("Which kind of doctor")
+    await (await patient.tap("Cardiology")).answer()
+    await patient.expect("Choose a doctor")
+    label = next(
+        b
+        for b in patient.inline_buttons(patient.last_message.message_id)  # type: ignore[union-attr]
+        if b.startswith("Greta Hoffmann")
+    )
+    await (await patient.tap(label)).answer()
+    await patient.expect("pick a day")
+    await pick(patient, r"^d\d{8}$")
+    await patient.expect("Free times on")
+    await pick(patient, r"^t\d+$")
+    await patient.expect("reason for your visit")
+    await patient.send_text("Follow-up of my blood pressure")
+    await patient.expect("Please check your booking")
+    await (await patient.tap("✅ Book")).answer()
+    await patient.expect("Booked!")
 
 
 async def test_admin_is_unknown_to_everyone_else(world: World) -> None:
