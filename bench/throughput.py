@@ -19,12 +19,19 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from bench.processes import ROOT, Child
-from bench.scenario import NOT_YET_MEASURED, PATIENT_MIX, Step, perform
+from bench.scenario import BENCH_DOCTOR_NAME, PATIENT_MIX, RELAY_MIX, Step, perform
 from bot.emulator import BotApiEmulator, SimulatedUser
-from storage.crypto import generate_key
+from storage.crypto import Cipher, generate_key
+from storage.database import create_engine, session_factory
+from storage.models import Appointment
+from storage.seeding import seed_doctor
+from storage.unit_of_work import UnitOfWork
 
 TOKEN = "123456:BENCH-throughput-token"
 BOT_USERNAME = "clinic_bench_bot"
@@ -36,6 +43,9 @@ UNLIMITED_RATES = {
     "SEND_BURST_PER_CHAT": "1000000",
 }
 STEP_TIMEOUT = 30.0  # one reply slower than this counts the user as failed
+DOCTOR_ID = 990_500
+# The bench doctor works around the clock, so every user finds free times whenever it runs.
+ALL_DAY = "\n".join(f"{d} 00:00-24:00" for d in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
 
 
 @dataclass
@@ -124,20 +134,88 @@ async def bench_bot(framework: str, users: int, seconds_limit: float) -> Run:
             }
             bot = Child([str(ROOT / "bot.py"), "--framework", framework], env, Path(workdir))
             await bot.start()
+            engine = create_engine(env["DATABASE_URL"], Cipher([env["ENCRYPTION_KEYS"]]))
+            sessions = session_factory(engine)
+            doctor_id = await seed_doctor(
+                sessions,
+                DOCTOR_ID,
+                BENCH_DOCTOR_NAME,
+                "Cardiology",
+                "Europe/Berlin",
+                hours=ALL_DAY,
+                slot_minutes=15,
+                min_notice_minutes=0,
+            )
+            doctor = emulator.user("Doc", user_id=DOCTOR_ID)
+            await doctor.send_command("help")  # the doctor's chat exists, as after onboarding
+            await doctor.expect("/start")
             people = [emulator.user(f"Patient{i}") for i in range(users)]
             for person in people:
                 person.phone = f"+49151{person.id % 10**8:08d}"
+            base = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
 
             async def script(index: int) -> None:
+                person = people[index]
                 for step in PATIENT_MIX:
-                    await timed_step(emulator, people[index], step, run)
+                    await timed_step(emulator, person, step, run)
+                # The visit: the doctor opens it, then the patient writes (relayed copies).
+                appointment_id = await visit_now(sessions, doctor_id, person.id, base, index)
+                await (await doctor.tap_data(f"cs:-:open:{appointment_id}", 1)).answer(
+                    timeout=STEP_TIMEOUT
+                )
+                await person.expect("has joined your consultation", timeout=STEP_TIMEOUT)
+                for step in RELAY_MIX:
+                    await timed_relay(emulator, person, doctor, step, run)
 
             try:
                 await drive(run, users, seconds_limit, script)
                 run.peak_rss_mb = bot.peak_rss_mb()
             finally:
                 await bot.stop()
+                await engine.dispose()
     return run
+
+
+async def visit_now(
+    sessions: async_sessionmaker[AsyncSession],
+    doctor_id: int,
+    telegram_id: int,
+    base: datetime,
+    index: int,
+) -> int:
+    """An appointment due now for this patient (seconds apart: one doctor, one start each)."""
+    start = base + timedelta(seconds=index)
+    async with UnitOfWork(sessions) as uow:
+        patient = await uow.users.by_telegram_id(telegram_id)
+        assert patient is not None
+        appointment = Appointment(
+            doctor_id=doctor_id,
+            patient_id=patient.id,
+            starts_at=start,
+            ends_at=start + timedelta(minutes=15),
+            status="booked",
+            created_at=start,
+            updated_at=start,
+            late_cancellation=False,
+        )
+        uow.appointments.add(appointment)
+        await uow.commit()
+        return appointment.id
+
+
+async def timed_relay(
+    emulator: BotApiEmulator, user: SimulatedUser, doctor: SimulatedUser, step: Step, run: Run
+) -> None:
+    """A relayed message ends when its copy reaches the doctor; latency is push -> copyMessage."""
+    since, pushed = len(emulator.calls), time.time()
+    await perform(user, step)
+    await doctor.wait_for_text(f"{step.arg} (from {user.id})", timeout=STEP_TIMEOUT)
+    copied = next(
+        c.time
+        for c in emulator.calls[since:]
+        if c.method == "copyMessage" and str(c.params.get("from_chat_id")) == str(user.id)
+    )
+    run.latencies.append(copied - pushed)
 
 
 async def bench_echo(framework: str, users: int, per_user: int, seconds_limit: float) -> Run:
@@ -161,19 +239,19 @@ async def bench_echo(framework: str, users: int, per_user: int, seconds_limit: f
 
 
 async def main_async(frameworks: list[str], users: int, seconds_limit: float) -> None:
-    per_user = len(PATIENT_MIX)
+    per_user = len(PATIENT_MIX) + len(RELAY_MIX)
     print(
-        f"{users} simulated users at once, {per_user} updates each "
-        f"({', '.join(sorted({s.action for s in PATIENT_MIX}))}: registration with an invalid "
-        "name and date, /help, /settings browse and edit); latency = update pushed -> the "
-        "bot's first API call for it."
+        f"{users} simulated users at once, {per_user} updates each: registration with an "
+        "invalid name and date, /help, /settings browse and edit, /book through the calendar "
+        "to a confirmed booking (the same doctor for everyone), then, once the doctor has "
+        f"opened each visit, {len(RELAY_MIX)} messages relayed to the doctor; latency = update "
+        "pushed -> the bot's first API call for it (copyMessage for relayed messages)."
     )
     print(
         "Send limits raised to "
         f"{UNLIMITED_RATES['SEND_RATE_GLOBAL']}/s so the limiter is not what is measured "
         "(production keeps 30/s overall, 1/s per chat)."
     )
-    print(f"Not measured yet (not built): {', '.join(NOT_YET_MEASURED)}.")
     print("Bot: `python bot.py` on a fresh SQLite file; echo: bench/echo_bots.py, concurrent.")
     for framework in frameworks:
         bot = await bench_bot(framework, users, seconds_limit)

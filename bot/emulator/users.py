@@ -403,6 +403,18 @@ class SimulatedUser:
             if not await self.chat.pulse.wait(deadline - loop.time()):
                 return find()
 
+    async def wait_for_text(self, contains: str, *, timeout: float = 10.0) -> StoredMessage:
+        """Any bot message (read or not) containing ``contains``; marks nothing read, so many
+        waiters can watch one chat at once (a doctor receiving many patients' messages)."""
+
+        def find() -> StoredMessage | None:
+            return next((m for m in self.messages if contains in m.text), None)
+
+        msg = await self._wait_until(find, timeout)
+        if msg is None:
+            raise AssertionError(self._timeout_report(f"message containing {contains!r}", timeout))
+        return msg  # type: ignore[no-any-return]
+
     def _timeout_report(self, what: str, timeout: float) -> str:
         unread = [_describe(m) for m in self.unread()]
         last = [_describe(m) for m in self.messages[-5:]]
