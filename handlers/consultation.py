@@ -191,12 +191,15 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
 
 async def _video(turn: Turn, consultation: Consultation, side: str) -> None:
     t = turn.t
-    if not consultation.video_room:
+    first_request = not consultation.video_room
+    if first_request:
         # Unguessable: 128 bits of randomness; the call itself never passes through the bot.
         consultation.video_room = f"clinic-{secrets.token_urlsafe(16)}"
     link = f"{turn.config.video_base_url.rstrip('/')}/{consultation.video_room}"
     turn.answer()
     turn.reply(t("Video room for this consultation: {link}", link=link))
+    if not first_request:
+        return  # the other side has this link already; asking again just shows it again
     appointment = consultation.appointment
     other: User = appointment.doctor.user if side == Role.PATIENT.value else appointment.patient
     turn.notify(other.telegram_id, _video_opened(translator(other.language), link))

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from clinic.appointments import InvalidTransition, Status, transition
 from clinic.timezones import zone
-from handlers import callbacks, wrap_up
+from handlers import callbacks, feedback, wrap_up
 from handlers.agenda import day_window
 from handlers.formatting import clock, day, when
 from handlers.i18n import Html, translator
@@ -366,11 +366,19 @@ async def idle_sweep() -> None:
                 if not await uow.job_runs.claim(key, now, "sent"):
                     continue
                 minutes = int(settings.idle_after.total_seconds() // 60)
-                text = t(
-                    "This conversation was closed after {minutes} minutes without an answer. "
-                    "Nothing was booked or saved. Send /start to begin again.",
-                    minutes=minutes,
-                )
+                if conv.flow == feedback.FLOW:
+                    # The rating was saved when it was tapped; only the comment is dropped.
+                    text = t(
+                        "Thank you for your rating. The comment box closed after {minutes} "
+                        "minutes without an answer; your rating is kept.",
+                        minutes=minutes,
+                    )
+                else:
+                    text = t(
+                        "This conversation was closed after {minutes} minutes without an "
+                        "answer. Nothing was booked or saved. Send /start to begin again.",
+                        minutes=minutes,
+                    )
                 outgoing.append((key, conv.telegram_id, text, None))
             else:
                 key = f"idle-warn:{stamp}"

@@ -238,3 +238,14 @@ async def test_an_album_leaves_as_one_album_in_order(
     copies = [t for t in harness.messenger.texts_to(DOC) if t.startswith("(copy")]
     assert copies == [f"(copy of {ANNA}:{p.message_id})" for p in parts]
     assert all(r.copy_message_id for r in await relayed(harness))
+
+
+async def test_asking_for_the_video_room_again_does_not_repeat_it_to_the_other_side(
+    harness: Harness, visit: dict[str, int]
+) -> None:
+    await open_visit(harness, visit["anna"])
+    await harness.tap(ANNA, "🎥 Video call")
+    await harness.tap(ANNA, "🎥 Video call")
+    to_doctor = [t for t in harness.messenger.texts_to(DOC) if "video room" in t]
+    to_anna = [t for t in harness.messenger.texts_to(ANNA) if t.startswith("Video room")]
+    assert len(to_doctor) == 1 and len(to_anna) == 2 and to_anna[0] == to_anna[1]

@@ -427,6 +427,27 @@ async def test_a_doctors_wrap_up_draft_is_never_expired(h: Harness, storage: Sto
         assert await uow.conversations.get(DOC) is not None
 
 
+async def test_an_idle_feedback_comment_closes_saying_the_rating_is_kept(
+    h: Harness, storage: Storage
+) -> None:
+    async with UnitOfWork(storage.sessions) as uow:
+        await uow.conversations.save(
+            Conversation(
+                telegram_id=ANNA,
+                flow="fc",
+                step="comment",
+                token="fb1",
+                data={},
+                updated_at=NOW,
+            )
+        )
+        await uow.commit()
+    h.clock.now = NOW + timedelta(minutes=11)
+    await tasks.idle_sweep()
+    (closing,) = h.messenger.texts_to(ANNA)
+    assert "your rating is kept" in closing and "Nothing was booked" not in closing
+
+
 # The doctor's day ------------------------------------------------------------------------------
 
 
