@@ -181,15 +181,16 @@ class Dispatcher:
                 actions = []
                 uow.changed_appointments.clear()
                 uow.changed_doctors.clear()
+        if not actions and event.kind is not EventKind.BLOCKED:
+            actions = await self._apologise(event, now, language)
+        await self._perform(event, actions)
+        # Planning after the replies: a reminder already due must not beat "Booked!" to the chat.
         if uow.changed_appointments or uow.changed_doctors:
             try:
                 await self._planner.changed(uow.changed_appointments, uow.changed_doctors)
             except Exception:
                 # The change is saved; start-up re-planning catches up what this missed.
                 log.exception("planning failed", extra={"update_id": event.update_id})
-        if not actions and event.kind is not EventKind.BLOCKED:
-            actions = await self._apologise(event, now, language)
-        await self._perform(event, actions)
         self._handled += 1
         if self._handled % 1000 == 0:
             await self._prune(now)

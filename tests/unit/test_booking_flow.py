@@ -247,3 +247,18 @@ async def test_forged_ids_too_large_for_an_id_column_are_refused(harness: Harnes
     for data in ("ap:-:cy:99999999999999999999", "bk:-:again:4294967296", "cs:-:open:2147483648"):
         event = await harness.tap_data(ANNA, 1, data)
         assert harness.answer(event) == "This button is not valid."
+
+
+async def test_replies_go_out_before_time_driven_work_is_planned(storage: Storage) -> None:
+    """A reminder already due when the booking is made must not reach the chat first."""
+    seen_when_planned: list[list[str]] = []
+
+    class PeekingPlanner:
+        async def changed(self, appointment_ids: Iterable[int], doctor_ids: Iterable[int]) -> None:
+            seen_when_planned.append(h.messenger.texts_to(ANNA)[-2:])
+
+    await seed_doctor(storage.sessions, DOC, "Dr Mira Kaur", "Cardiology", "Europe/Berlin")
+    await seed_patient(storage.sessions, ANNA, "Anna Schmidt", "Europe/Berlin")
+    h = make_harness(storage, clock=Clock(NOW), planner=PeekingPlanner())
+    await book_first(h, ANNA)
+    assert any("Booked!" in text for text in seen_when_planned[-1])
