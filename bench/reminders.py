@@ -87,7 +87,7 @@ async def seed(
                 )
                 uow.users.add(user)
                 batch.append(user)
-            await uow.appointments.flush()
+            await uow.flush()
             # Each patient at its own minute: the database allows one active booking per
             # doctor and start.
             appointments = [
@@ -105,7 +105,7 @@ async def seed(
             ]
             for appointment in appointments:
                 uow.appointments.add(appointment)
-            await uow.appointments.flush()
+            await uow.flush()
             ids += [a.id for a in appointments]
             await uow.commit()
     return ids

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bench.processes import ROOT, Child
 from bench.scenario import BENCH_DOCTOR_NAME, PATIENT_MIX, RELAY_MIX, Step, perform
 from bot.emulator import BotApiEmulator, SimulatedUser
 from storage.crypto import Cipher, generate_key
@@ -32,6 +31,7 @@ from storage.database import create_engine, session_factory
 from storage.models import Appointment
 from storage.seeding import seed_doctor
 from storage.unit_of_work import UnitOfWork
+from tests.support.bot_process import ROOT, BotProcess
 
 TOKEN = "123456:BENCH-throughput-token"
 BOT_USERNAME = "clinic_bench_bot"
@@ -132,7 +132,7 @@ async def bench_bot(framework: str, users: int, seconds_limit: float) -> Run:
                 "LOG_LEVEL": "INFO",  # the `ready` line; the core logs nothing per update
                 **UNLIMITED_RATES,
             }
-            bot = Child([str(ROOT / "bot.py"), "--framework", framework], env, Path(workdir))
+            bot = BotProcess(env, Path(workdir), args=["--framework", framework])
             await bot.start()
             engine = create_engine(env["DATABASE_URL"], Cipher([env["ENCRYPTION_KEYS"]]))
             sessions = session_factory(engine)
@@ -221,7 +221,9 @@ async def timed_relay(
 async def bench_echo(framework: str, users: int, per_user: int, seconds_limit: float) -> Run:
     run = Run("echo")
     async with BotApiEmulator(TOKEN, BOT_USERNAME) as emulator:
-        echo = Child(["-m", "bench.echo_bots", framework, TOKEN, emulator.base_url], {}, ROOT)
+        echo = BotProcess(
+            {}, ROOT, command=["-m", "bench.echo_bots", framework, TOKEN, emulator.base_url]
+        )
         await echo.start()
         people = [emulator.user(f"Echo{i}") for i in range(users)]
 

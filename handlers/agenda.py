@@ -8,7 +8,6 @@ with no medical detail, and gets a one-tap button to book the same doctor again.
 
 from __future__ import annotations
 
-import html
 from datetime import datetime, timedelta
 
 from babel.dates import format_datetime
@@ -20,7 +19,7 @@ from clinic.timezones import zone
 from handlers import callbacks, time_block
 from handlers.doctor_access import acting_doctor
 from handlers.formatting import clock, day, when
-from handlers.i18n import Html, Translator, translator
+from handlers.i18n import Html, Translator, plain, translator
 from handlers.port import InlineButton, InlineKeyboard
 from handlers.scheduling import cancel
 from handlers.turn import Turn
@@ -245,7 +244,7 @@ def notify_patient_of_cancellation(turn: Turn, appointment: Appointment, doctor:
             (
                 (
                     InlineButton(
-                        html.unescape(t("Book again with {name}", name=doctor_name)),
+                        plain(t("Book again with {name}", name=doctor_name)),
                         callbacks.pack("bk", "", "again", str(doctor.id)),
                     ),
                 ),

@@ -22,7 +22,6 @@ tapped and once more, by the database, when it is booked.
 
 from __future__ import annotations
 
-import html
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
@@ -45,7 +44,7 @@ from handlers.date_picker import (
     times_keyboard,
 )
 from handlers.formatting import money, when
-from handlers.i18n import Html, Translator, translator
+from handlers.i18n import Html, Translator, plain, translator
 from handlers.port import InlineButton, InlineKeyboard
 from handlers.scheduling import (
     DoctorUnavailable,
@@ -205,14 +204,10 @@ async def _ask_doctor(turn: Turn, conv: Conversation) -> None:
     ratings = await turn.uow.feedback.ratings(d.id for d in doctors)
     # The label is for a button: escaping is for HTML text, so undo it here.
     buttons = [
-        InlineButton(_unescape(_doctor_label(turn, d, ratings.get(d.id))), _pack(conv, f"d{d.id}"))
+        InlineButton(plain(_doctor_label(turn, d, ratings.get(d.id))), _pack(conv, f"d{d.id}"))
         for d in doctors
     ]
     turn.reply(turn.t("Choose a doctor:"), _paged(turn, conv, buttons, True))
-
-
-def _unescape(text: str) -> str:
-    return html.unescape(text)
 
 
 async def _doctor(turn: Turn, conv: Conversation) -> Doctor | None:
@@ -250,7 +245,7 @@ async def _ask_date(turn: Turn, conv: Conversation) -> None:
     rating = (await turn.uow.feedback.ratings([doctor.id])).get(doctor.id)
     header = turn.t(
         "<b>{doctor}</b>\n{bio}\n\n",
-        doctor=_unescape(_doctor_label(turn, doctor, rating)),
+        doctor=plain(_doctor_label(turn, doctor, rating)),
         bio=doctor.bio,
     )
     if not available:
@@ -351,7 +346,7 @@ def _summary(turn: Turn, conv: Conversation, doctor: Doctor, moving: Appointment
     return turn.t(
         "Please check your booking:\n\n<b>Doctor:</b> {doctor}\n<b>When:</b> {when} ({zone})\n"
         "<b>Length:</b> {minutes} minutes\n<b>Fee:</b> {fee}\n<b>Reason:</b> {reason}",
-        doctor=_unescape(_doctor_label(turn, doctor)),
+        doctor=plain(_doctor_label(turn, doctor)),
         when=when(start, patient_zone, language),
         zone=patient_zone,
         minutes=doctor.slot_minutes,
@@ -698,7 +693,7 @@ def _announce(
             appointment.id,
             appointment.starts_at,
             appointment.ends_at,
-            _unescape(t("Consultation with {doctor}", doctor=doctor.user.full_name or "?")),
+            plain(t("Consultation with {doctor}", doctor=doctor.user.full_name or "?")),
             t("Online consultation through the clinic's Telegram bot."),
             turn.config.bot_username,
             turn.now,

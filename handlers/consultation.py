@@ -19,7 +19,7 @@ from clinic.consultation_rules import OutsideWindow, check_opening_window, refer
 from clinic.roles import Role
 from handlers import callbacks
 from handlers.formatting import when
-from handlers.i18n import Translator, translator
+from handlers.i18n import Translator, plain, translator
 from handlers.port import InlineButton, InlineKeyboard
 from handlers.turn import CopyOut, EditCopy, Turn
 from storage.models import Appointment, Consultation, Doctor, RelayedMessage, User
@@ -78,7 +78,7 @@ async def open_visit(turn: Turn, appointment: Appointment) -> None:
         header_to_doctor=False,
     )
     turn.uow.consultations.add(consultation)
-    await turn.uow.consultations.flush()
+    await turn.uow.flush()
     await turn.uow.consultations.set_focus(doctor.id, consultation.id)
     turn.answer()
     patient = appointment.patient
@@ -123,13 +123,8 @@ def _doctor_keyboard(
             if consultation.id != current.id:
                 name = consultation.appointment.patient.full_name or "?"
                 label = t("Talk to {patient}", patient=name)
-                rows.append((InlineButton(_plain(label), _pack("focus", consultation.id)),))
+                rows.append((InlineButton(plain(label), _pack("focus", consultation.id)),))
     return InlineKeyboard(tuple(rows))
-
-
-def _plain(text: str) -> str:
-    """Button labels are not HTML: undo the escaping the translator applied."""
-    return html.unescape(text)
 
 
 # Buttons ------------------------------------------------------------------------------------
@@ -253,7 +248,7 @@ async def on_message(turn: Turn) -> bool:
             return True
     # Two open and nothing says which: ask, never guess.
     rows = tuple(
-        (InlineButton(_plain(_other_name(t, c, side)), _pack(f"to{c.id}", event.message_id)),)
+        (InlineButton(plain(_other_name(t, c, side)), _pack(f"to{c.id}", event.message_id)),)
         for c in open_ones
     )
     turn.reply(t("Who is this message for?"), InlineKeyboard(rows))
@@ -301,7 +296,7 @@ async def _relay(
         created_at=turn.now,
     )
     turn.uow.consultations.add_relayed(relayed)
-    await turn.uow.consultations.flush()
+    await turn.uow.flush()
     header = None
     if to_doctor and not consultation.header_to_doctor:
         consultation.header_to_doctor = True

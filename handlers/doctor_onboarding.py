@@ -338,9 +338,6 @@ async def on_callback(turn: Turn, conv: Conversation, callback: callbacks.Callba
         await _advance(turn, conv)
         return
     if step is Step.TIMEZONE and accept_zone_button(turn, conv, action):
-        turn.answer()
-        if message_id:
-            turn.edit(message_id, t("Time zone: {tz}", tz=conv.data["tz"]))
         await _advance(turn, conv)
         return
     if step is Step.CONFIRM and action == "ok":
@@ -413,7 +410,7 @@ async def _finish(turn: Turn, conv: Conversation) -> None:
     doctor.specialty = specialty
     uow.users.add(user)
     uow.doctors.add(doctor)
-    await uow.doctors.flush()
+    await uow.flush()
     invite.used_at = turn.now
     invite.used_by = turn.event.user_id
     await conversation.end(turn)

@@ -48,6 +48,12 @@ class Translator:
         return text.format(**{k: _escaped(v) for k, v in params.items()})
 
 
+def plain(text: str) -> str:
+    """A translated text for somewhere that is not HTML (button labels, PDF, calendar files):
+    undoes the escaping the translator applied to its parameters."""
+    return html.unescape(text)
+
+
 def _escaped(value: object) -> str:
     if isinstance(value, Html):
         return str(value)

@@ -9,7 +9,6 @@ used, with everything outside Latin-1 replaced. Every text here is in the patien
 
 from __future__ import annotations
 
-import html
 import logging
 import shutil
 import subprocess
@@ -22,7 +21,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from handlers.i18n import Translator
+from handlers.i18n import Translator, plain
 from handlers.port import Document
 
 log = logging.getLogger(__name__)
@@ -179,11 +178,6 @@ class _Pdf(FPDF):
         )
 
 
-def _plain(text: str) -> str:
-    """The translator escapes parameters for HTML; a PDF wants the characters themselves."""
-    return html.unescape(text)
-
-
 def prescription_pdf(
     t: Translator,
     *,
@@ -201,7 +195,7 @@ def prescription_pdf(
     clean = _cleaner(fonts)
 
     def say(message: str, **params: object) -> str:
-        return clean(_plain(t(message, **params)))
+        return clean(plain(t(message, **params)))
 
     pdf = _Pdf(format="A4")
     pdf.set_margins(18, 18, 18)

@@ -207,6 +207,10 @@ def accept_zone_button(turn: Turn, conversation: Conversation, action: str) -> b
     if index >= len(choices):
         return False
     conversation.data["tz"] = choices[index]
+    # Answer the tap and freeze the question to the choice made, so no live buttons remain.
+    turn.answer()
+    if turn.event.message_id:
+        turn.edit(turn.event.message_id, turn.t("Time zone: {tz}", tz=choices[index]))
     return True
 
 

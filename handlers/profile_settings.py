@@ -136,9 +136,6 @@ async def on_callback(turn: Turn, conv: Conversation, callback: callbacks.Callba
         ask(turn, conv)
         return
     if conv.step == Step.TIMEZONE and accept_zone_button(turn, conv, action):
-        turn.answer()
-        if message_id:
-            turn.edit(message_id, t("Time zone: {tz}", tz=conv.data["tz"]))
         await _save(turn, conv)
         return
     turn.answer(t("This button is no longer active."))

@@ -25,7 +25,7 @@ from clinic.roles import Role
 from clinic.timezones import zone as zone_info
 from handlers import callbacks
 from handlers.formatting import clock, when
-from handlers.i18n import Html, Translator
+from handlers.i18n import Html, Translator, plain
 from handlers.port import InlineButton, InlineKeyboard
 from handlers.prescription_pdf import prescription_pdf
 from handlers.turn import Turn
@@ -47,11 +47,6 @@ PDF = "records.pdf"
 
 def _pack(verb: str, ident: int) -> str:
     return callbacks.pack(BUTTONS, "", verb, str(ident))
-
-
-def _plain(text: str) -> str:
-    """Button labels are not HTML: undo the escaping the translator applied."""
-    return html.unescape(text)
 
 
 def _short(text: str, limit: int = LABEL_CHARS) -> str:
@@ -269,7 +264,7 @@ def _documents(turn: Turn, reader: _Reader, documents: Sequence[RecordDocument])
             line += "\n" + t("“{caption}”", caption=_short(document.caption, 200))
         lines.append(line)
         label = t("📎 {number}. {name}", number=number, name=_short(name))
-        rows.append((InlineButton(_plain(label), _pack("doc", document.id)),))
+        rows.append((InlineButton(plain(label), _pack("doc", document.id)),))
     heading = (
         t("Documents the patient added:")
         if reader.doctor is not None
@@ -478,7 +473,7 @@ async def _prescriptions(turn: Turn, reader: _Reader, consultation: Consultation
         if len(line) <= LIMIT:
             blocks.append(line)
         else:  # only with absurdly long fields: the same, without bold, cut into pieces
-            plain = t(
+            unformatted = t(
                 "{number}. {medicine} {strength}\n{dose}, {frequency}, for {duration}",
                 number=number,
                 medicine=item.medicine,
@@ -487,7 +482,7 @@ async def _prescriptions(turn: Turn, reader: _Reader, consultation: Consultation
                 frequency=item.frequency,
                 duration=item.duration,
             )
-            blocks += _escaped_pieces(_plain(plain), LIMIT)
+            blocks += _escaped_pieces(plain(unformatted), LIMIT)
         if item.instructions:
             blocks += _block(t("<i>Instructions</i>"), item.instructions)
     parts = _messages(blocks)

@@ -163,9 +163,6 @@ async def on_callback(turn: Turn, conv: Conversation, callback: callbacks.Callba
             await _advance_from_consent(turn, conv)
         return
     if step is Step.TIMEZONE and accept_zone_button(turn, conv, action):
-        turn.answer()
-        if message_id:
-            turn.edit(message_id, t("Time zone: {tz}", tz=conv.data["tz"]))
         await _advance(turn, conv)
         return
     if step is Step.CONFIRM and action == "ok":

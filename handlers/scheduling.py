@@ -123,7 +123,7 @@ async def book(
     try:
         async with uow.savepoint():
             uow.appointments.add(appointment)
-            await uow.appointments.flush()
+            await uow.flush()
     except IntegrityError:
         raise SlotUnavailable() from None
     appointment.doctor = doctor

@@ -51,7 +51,7 @@ from clinic.timezones import zone
 from handlers import callbacks, conversation
 from handlers import consultation as relay
 from handlers.formatting import when
-from handlers.i18n import Html, Translator, translator
+from handlers.i18n import Html, Translator, plain, translator
 from handlers.port import InlineButton, InlineKeyboard
 from handlers.prescription_pdf import prescription_pdf
 from handlers.turn import Turn
@@ -95,11 +95,6 @@ FIELD_STEPS = tuple(step for step, _, _ in FIELDS)
 
 def _pack(conv: Conversation, action: str) -> str:
     return callbacks.pack(FLOW, conv.token, conv.step, action)
-
-
-def _plain(text: str) -> str:
-    """Button labels are not HTML: undo the escaping the translator applied."""
-    return html.unescape(text)
 
 
 def cancelled_text(turn: Turn) -> str:
@@ -163,7 +158,7 @@ async def begin(turn: Turn) -> None:
         choices = [
             [
                 c.id,
-                _plain(
+                plain(
                     t(
                         "{patient} · {when}",
                         patient=c.appointment.patient.full_name or "?",
@@ -707,7 +702,7 @@ async def _tell_patient(
     )
     markup = None
     if consultation.follow_up_days:
-        label = _plain(t("Book again with {doctor}", doctor=doctor_name))
+        label = plain(t("Book again with {doctor}", doctor=doctor_name))
         markup = _kb(((InlineButton(label, callbacks.pack("bk", "", "again", str(doctor.id))),),))
     # Drawing the PDF takes a moment of CPU: off the event loop, from plain values only.
     document = await asyncio.to_thread(

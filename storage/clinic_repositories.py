@@ -77,10 +77,6 @@ class DoctorRepository:
     async def get(self, doctor_id: int) -> Doctor | None:
         return await self._session.get(Doctor, doctor_id)
 
-    async def flush(self) -> None:
-        """Send pending inserts so new rows get their ids (still inside the transaction)."""
-        await self._session.flush()
-
     async def by_user(self, user_id: int) -> Doctor | None:
         return await self._session.scalar(select(Doctor).where(Doctor.user_id == user_id))
 
@@ -154,9 +150,6 @@ class AppointmentRepository:
 
     async def get(self, appointment_id: int) -> Appointment | None:
         return await self._session.get(Appointment, appointment_id)
-
-    async def flush(self) -> None:
-        await self._session.flush()
 
     async def active_for_doctor(
         self, doctor_id: int, start: datetime, end: datetime

@@ -27,9 +27,6 @@ class ConsultationRepository:
     def add(self, consultation: Consultation) -> None:
         self._session.add(consultation)
 
-    async def flush(self) -> None:
-        await self._session.flush()
-
     async def get(self, consultation_id: int) -> Consultation | None:
         return await self._session.get(Consultation, consultation_id)
 

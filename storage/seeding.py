@@ -72,7 +72,7 @@ async def seed_doctor(
             updated_at=SEEDED_AT,
         )
         uow.users.add(user)
-        await uow.appointments.flush()
+        await uow.flush()
         doctor = Doctor(
             user_id=user.id,
             specialty_id=found.id,
@@ -86,7 +86,7 @@ async def seed_doctor(
             created_at=SEEDED_AT,
         )
         uow.doctors.add(doctor)
-        await uow.appointments.flush()
+        await uow.flush()
         await uow.schedules.replace_hours(
             doctor.id,
             [

@@ -79,6 +79,11 @@ class UnitOfWork:
         assert self._session is not None
         return self._session.begin_nested()
 
+    async def flush(self) -> None:
+        """Send pending inserts so new rows get their ids, still inside the transaction."""
+        assert self._session is not None
+        await self._session.flush()
+
     async def commit(self) -> None:
         assert self._session is not None
         await self._session.commit()

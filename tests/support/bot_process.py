@@ -1,4 +1,5 @@
-"""Runs `python bot.py` as a separate process, as a person would, and reads its log lines."""
+"""Runs `python bot.py` (or another Python child that logs a JSON `ready` line) as a separate
+process, as a person would, and reads its log lines. Tests and benchmarks share it."""
 
 from __future__ import annotations
 
@@ -12,20 +13,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT_PY = ROOT / "bot.py"
-SETTINGS = (
-    "BOT_TOKEN",
-    "DATABASE_URL",
-    "ADMIN_IDS",
-    "ENCRYPTION_KEYS",
-    "TELEGRAM_API_BASE_URL",
-    "DEFAULT_TIMEZONE",
-    "LOG_LEVEL",
-)
+
+
+def _settings() -> tuple[str, ...]:
+    """Every setting the bot reads: none may leak in from the caller's own environment."""
+    from bot.settings import Settings
+
+    return tuple(name.upper() for name in Settings.model_fields)
 
 
 def clean_environment(extra: Mapping[str, str]) -> dict[str, str]:
     """The test's environment without any bot setting it may have, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    settings = _settings()
+    env = {k: v for k, v in os.environ.items() if k not in settings}
     env.update(extra)
     return env
 
@@ -49,10 +49,18 @@ async def run_to_exit(
 
 
 class BotProcess:
-    def __init__(self, env: Mapping[str, str], cwd: Path, args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        cwd: Path,
+        args: list[str] | None = None,
+        command: list[str] | None = None,
+    ) -> None:
+        """`args` go to bot.py; `command` replaces `bot.py ...` with another Python child."""
         self.env = clean_environment(env)
         self.cwd = cwd
         self.args = args or []
+        self.command = command or [str(BOT_PY), *self.args]
         self.lines: list[str] = []
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -62,8 +70,7 @@ class BotProcess:
         self._ready = asyncio.Event()
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
-            str(BOT_PY),
-            *self.args,
+            *self.command,
             env=self.env,
             cwd=self.cwd,
             stdout=asyncio.subprocess.DEVNULL,
@@ -108,6 +115,18 @@ class BotProcess:
         self._process = None
         assert process.returncode is not None
         return process.returncode
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    def peak_rss_mb(self) -> float:
+        """VmHWM: the most resident memory the process has held since it started (Linux)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
 
     @property
     def running(self) -> bool:

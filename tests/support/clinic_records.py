@@ -76,7 +76,7 @@ async def seed_closed_consultation(
             updated_at=starts_at + timedelta(minutes=30),
         )
         uow.appointments.add(appointment)
-        await uow.appointments.flush()
+        await uow.flush()
         consultation = Consultation(
             appointment_id=appointment.id,
             reference=reference_for(appointment.id, starts_at),
@@ -88,7 +88,7 @@ async def seed_closed_consultation(
             header_to_doctor=True,
         )
         uow.consultations.add(consultation)
-        await uow.consultations.flush()
+        await uow.flush()
         for index, said in enumerate(chat):
             uow.consultations.add_relayed(
                 RelayedMessage(
