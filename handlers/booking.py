@@ -221,10 +221,14 @@ async def _doctor(turn: Turn, conv: Conversation) -> Doctor | None:
     return doctor
 
 
-async def _free(turn: Turn, conv: Conversation, doctor: Doctor) -> list[Interval]:
+async def _free(
+    turn: Turn, conv: Conversation, doctor: Doctor, around: datetime | None = None
+) -> list[Interval]:
+    """The doctor's free slots over the whole horizon, or only near `around` (one check)."""
     moving = conv.data.get("appt")
+    window = Interval(around - timedelta(days=1), around + timedelta(days=1)) if around else None
     return await free_slots_for(
-        turn.uow, doctor, turn.now, ignore_appointment=int(moving) if moving else None
+        turn.uow, doctor, turn.now, window, ignore_appointment=int(moving) if moving else None
     )
 
 
@@ -584,7 +588,7 @@ async def _on_time(turn: Turn, conv: Conversation, action: str, message_id: int 
         if start is None:
             turn.answer(t("This button is not valid."))
         return
-    slots = await _free(turn, conv, doctor)
+    slots = await _free(turn, conv, doctor, around=start)
     if not any(s.start == start for s in slots):
         turn.answer(t("Sorry, that time was just taken."), alert=True)
         conv.data["near"] = start.isoformat()
