@@ -7,18 +7,21 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
+    HELD = "held"  # on hold for the patient until paid (or the hold expires)
     BOOKED = "booked"
     CANCELLED = "cancelled"
     RESCHEDULED = "rescheduled"  # moved: a new appointment holds the new time
     IN_CONSULTATION = "in_consultation"
     COMPLETED = "completed"
     NO_SHOW = "no_show"
+    EXPIRED = "expired"  # a hold that ran out unpaid
 
 
 # Statuses that hold the doctor's time (the database's unique index uses the same set).
-ACTIVE = frozenset({Status.BOOKED, Status.IN_CONSULTATION})
+ACTIVE = frozenset({Status.HELD, Status.BOOKED, Status.IN_CONSULTATION})
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.HELD: frozenset({Status.BOOKED, Status.EXPIRED, Status.CANCELLED}),
     Status.BOOKED: frozenset(
         {Status.CANCELLED, Status.RESCHEDULED, Status.IN_CONSULTATION, Status.NO_SHOW}
     ),
@@ -27,6 +30,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.RESCHEDULED: frozenset(),
     Status.COMPLETED: frozenset(),
     Status.NO_SHOW: frozenset(),
+    Status.EXPIRED: frozenset(),
 }
 
 

@@ -27,12 +27,14 @@ def _pack(verb: str, appointment: Appointment) -> str:
 
 def _status_text(t: Translator, status: str) -> str:
     return {
+        Status.HELD: t("awaiting payment"),
         Status.BOOKED: t("booked"),
         Status.CANCELLED: t("cancelled"),
         Status.RESCHEDULED: t("moved"),
         Status.IN_CONSULTATION: t("in progress"),
         Status.COMPLETED: t("completed"),
         Status.NO_SHOW: t("missed"),
+        Status.EXPIRED: t("not paid in time"),
     }[Status(status)]
 
 

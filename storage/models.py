@@ -35,6 +35,16 @@ class User(Base):
     unreachable_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Banned by an admin: every message gets one clear reply and nothing else.
+    banned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The PIN, only as a memory-hard hash (scrypt); never the PIN itself.
+    pin_hash: Mapped[str | None] = mapped_column(String(255))
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pin_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Last activity of an unlocked session; None means locked.
+    session_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # /delete_me: personal data erased, the row kept only so retained records stay consistent.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Conversation(Base):
@@ -146,7 +156,9 @@ class TimeBlock(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-ACTIVE_STATUSES = ("booked", "in_consultation")
+# Statuses that hold a doctor's time: a slot on hold for payment counts as taken.
+ACTIVE_STATUSES = ("held", "booked", "in_consultation")
+ACTIVE_SQL = "status IN ('held', 'booked', 'in_consultation')"
 
 
 class Appointment(Base):
@@ -164,6 +176,8 @@ class Appointment(Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(16))
     late_cancellation: Mapped[bool] = mapped_column(Boolean, default=False)
     rescheduled_from_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    # Set while the slot is held for payment (status "held"); the hold ends at this time.
+    hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     doctor: Mapped[Doctor] = relationship(lazy="joined", innerjoin=True)
     patient: Mapped[User] = relationship(lazy="joined", innerjoin=True)
@@ -176,8 +190,8 @@ class Appointment(Base):
             "doctor_id",
             "starts_at",
             unique=True,
-            sqlite_where=text("status IN ('booked', 'in_consultation')"),
-            postgresql_where=text("status IN ('booked', 'in_consultation')"),
+            sqlite_where=text(ACTIVE_SQL),
+            postgresql_where=text(ACTIVE_SQL),
         ),
         Index("ix_appointments_doctor_start", "doctor_id", "starts_at"),
     )
@@ -305,3 +319,65 @@ class Feedback(Base):
     rating: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Payment(Base):
+    """One invoice for one appointment, its charge once paid, and what became of a refund."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id"), index=True)
+    # The invoice payload: random, so a forged or stale payment cannot name an appointment.
+    payload: Mapped[str] = mapped_column(String(64), unique=True)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))  # invoiced, paid, expired
+    telegram_charge_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    provider_charge_id: Mapped[str | None] = mapped_column(String(255))
+    invoiced_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # None, refunded (money returned), owed (a card refund the clinic must make), none_due
+    refund_status: Mapped[str | None] = mapped_column(String(16))
+    refund_minor: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    refund_reason: Mapped[str | None] = mapped_column(String(32))
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Broadcast(Base):
+    """An admin's message to many users, with its progress (sent by a background task)."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    audience: Mapped[str] = mapped_column(String(16))  # patients, doctors, everyone
+    text: Mapped[str] = mapped_column(EncryptedText)
+    status: Mapped[str] = mapped_column(String(16))  # draft, sending, done
+    total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    delivered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    blocked: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    status_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    status_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UnreadableValue(Base):
+    """An encrypted value no configured key opens, found by rotate-keys: shown to admins,
+    never overwritten."""
+
+    __tablename__ = "unreadable_values"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(64))
+    column_name: Mapped[str] = mapped_column(String(64))
+    row_key: Mapped[str] = mapped_column(String(64))
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("uq_unreadable_value", "table_name", "column_name", "row_key", unique=True),
+    )
