@@ -1,4 +1,5 @@
-"""Command line: `python bot.py [--framework ptb|aiogram] [run|migrate|generate-key|sandbox]`."""
+"""Command line: `python bot.py [--framework ptb|aiogram] [run|migrate|generate-key|rotate-keys|
+sandbox]`."""
 
 from __future__ import annotations
 
@@ -49,6 +50,18 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the bot with long polling (the default)")
     commands.add_parser("migrate", help="bring the database schema up to date (Alembic)")
     commands.add_parser("generate-key", help="print a new encryption key for ENCRYPTION_KEYS")
+    rotate = commands.add_parser(
+        "rotate-keys",
+        help="re-encrypt all stored data with the first key in ENCRYPTION_KEYS (safe while the "
+        "bot runs; run again to finish an interrupted rotation)",
+        description=(
+            "Re-encrypts every encrypted value with the first (newest) key in ENCRYPTION_KEYS, "
+            "in small batches, while the bot keeps serving. Exit 0: every value opens with the "
+            "newest key alone, so the old keys can be removed. Exit 3: some values no key opens "
+            "were left untouched and listed for the admins; keep the old keys."
+        ),
+    )
+    rotate.add_argument("--batch-size", type=int, default=200, help="rows per transaction (200)")
     sandbox = commands.add_parser(
         "sandbox",
         help="try the bot without Telegram: a local chat page in the browser (no token needed)",
@@ -109,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_migrate(settings.database_url))
             print("database schema is up to date")
             return 0
+        if args.command == "rotate-keys":
+            from bot.rotate_keys import rotate_keys
+
+            return asyncio.run(rotate_keys(settings, max(1, args.batch_size)))
         if args.command == "sandbox":
             from bot.sandbox import SandboxOptions, run_sandbox
 

@@ -93,6 +93,20 @@ def parse_phone(text: str) -> str:
     return _to_e164(cleaned)
 
 
+def phone_for_lookup(text: str) -> str:
+    """A number someone types to find a patient: as registration reads it, and also digits
+    without the plus sign (as Telegram shows contacts). Raises the registration's problem."""
+    try:
+        return parse_phone(text)
+    except ProfileError as exc:
+        if exc.problem is not ProfileProblem.PHONE_NOT_INTERNATIONAL:
+            raise
+        try:
+            return contact_phone(text)
+        except ProfileError:
+            raise exc from None
+
+
 def contact_phone(phone_number: str) -> str:
     """A phone from a shared Telegram contact (Telegram often omits the plus sign)."""
     digits = phone_number.strip()

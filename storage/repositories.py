@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinic.profile import phone_for_lookup
 from storage.crypto import Cipher
 from storage.models import Conversation, ProcessedUpdate, User
 from storage.types import cipher_of
@@ -30,6 +31,11 @@ class UserRepository:
         """Who registered this E.164 number, found by keyed hash (phones are sealed)."""
         hashes: Sequence[str] = self._cipher().lookup_hashes(phone)
         return await self._session.scalar(select(User).where(User.phone_hash.in_(hashes)))
+
+    async def find_by_phone(self, typed: str) -> User | None:
+        """An admin's search by a typed number, normalised as registration does; matched by
+        keyed hash under every key. Raises clinic.profile.ProfileError when it is no number."""
+        return await self.phone_owner(phone_for_lookup(typed))
 
     def set_phone(self, user: User, phone: str) -> None:
         user.phone = phone
