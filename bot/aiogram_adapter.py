@@ -30,7 +30,7 @@ from aiogram.exceptions import (
 )
 
 from bot.errors import StartupError
-from bot.update_parts import message_event, sender_of
+from bot.update_parts import message_event, pre_checkout_event, sender_of
 from handlers.dispatcher import Dispatcher as Core
 from handlers.events import (
     Event,
@@ -41,6 +41,7 @@ from handlers.port import (
     BotCommand,
     Document,
     InlineKeyboard,
+    Invoice,
     Markup,
     MessageNotModified,
     Messenger,
@@ -239,6 +240,18 @@ class AiogramMessenger(Messenger):
             )
         return SentMessage(message.chat.id, message.message_id)
 
+    async def send_photo(
+        self, chat_id: int, photo: Document, caption: str | None = None
+    ) -> SentMessage:
+        with _translated_errors():
+            message = await self._bot.send_photo(
+                chat_id=chat_id,
+                photo=types.BufferedInputFile(photo.data, filename=photo.filename),
+                caption=caption,
+                parse_mode=ParseMode.HTML if caption else None,
+            )
+        return SentMessage(message.chat.id, message.message_id)
+
     async def send_document_by_id(
         self, chat_id: int, file_id: str, caption: str | None = None, kind: str = "document"
     ) -> SentMessage:
@@ -276,9 +289,40 @@ class AiogramMessenger(Messenger):
         assert buffer is not None
         return buffer.read()
 
+    async def send_invoice(self, chat_id: int, invoice: Invoice) -> SentMessage:
+        with _translated_errors():
+            message = await self._bot.send_invoice(
+                chat_id=chat_id,
+                title=invoice.title,
+                description=invoice.description,
+                payload=invoice.payload,
+                currency=invoice.currency,
+                prices=[types.LabeledPrice(label=invoice.label, amount=invoice.amount)],
+                provider_token=invoice.provider_token or None,
+            )
+        return SentMessage(message.chat.id, message.message_id)
+
+    async def answer_pre_checkout_query(
+        self, query_id: str, ok: bool, error_message: str | None = None
+    ) -> None:
+        with _translated_errors():
+            await self._bot.answer_pre_checkout_query(
+                pre_checkout_query_id=query_id,
+                ok=ok,
+                error_message=None if ok else error_message,
+            )
+
+    async def refund_star_payment(self, user_id: int, telegram_charge_id: str) -> None:
+        with _translated_errors():
+            await self._bot.refund_star_payment(
+                user_id=user_id, telegram_payment_charge_id=telegram_charge_id
+            )
+
 
 def to_event(update: types.Update, bot_username: str | None) -> Event | None:
     """The project's event for a framework update, or None for what the bot ignores."""
+    if update.pre_checkout_query is not None:
+        return pre_checkout_event(update.update_id, update.pre_checkout_query)
     if update.callback_query is not None:
         query = update.callback_query
         message = query.message  # a Message or an InaccessibleMessage: both carry chat and id

@@ -17,7 +17,7 @@ from telegram import constants, error
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.errors import StartupError
-from bot.update_parts import message_event, sender_of
+from bot.update_parts import message_event, pre_checkout_event, sender_of
 from handlers.dispatcher import Dispatcher as Core
 from handlers.events import (
     Event,
@@ -28,6 +28,7 @@ from handlers.port import (
     BotCommand,
     Document,
     InlineKeyboard,
+    Invoice,
     Markup,
     MessageNotModified,
     Messenger,
@@ -205,6 +206,18 @@ class PtbMessenger(Messenger):
             )
         return SentMessage(message.chat_id, message.message_id)
 
+    async def send_photo(
+        self, chat_id: int, photo: Document, caption: str | None = None
+    ) -> SentMessage:
+        with _translated_errors():
+            message = await self._bot.send_photo(
+                chat_id,
+                telegram.InputFile(photo.data, filename=photo.filename),
+                caption=caption,
+                parse_mode=constants.ParseMode.HTML if caption else None,
+            )
+        return SentMessage(message.chat_id, message.message_id)
+
     async def send_document_by_id(
         self, chat_id: int, file_id: str, caption: str | None = None, kind: str = "document"
     ) -> SentMessage:
@@ -239,9 +252,36 @@ class PtbMessenger(Messenger):
             remote = await self._bot.get_file(file_id)
             return bytes(await remote.download_as_bytearray())
 
+    async def send_invoice(self, chat_id: int, invoice: Invoice) -> SentMessage:
+        with _translated_errors():
+            message = await self._bot.send_invoice(
+                chat_id,
+                invoice.title,
+                invoice.description,
+                invoice.payload,
+                invoice.currency,
+                [telegram.LabeledPrice(invoice.label, invoice.amount)],
+                provider_token=invoice.provider_token or None,
+            )
+        return SentMessage(message.chat_id, message.message_id)
+
+    async def answer_pre_checkout_query(
+        self, query_id: str, ok: bool, error_message: str | None = None
+    ) -> None:
+        with _translated_errors():
+            await self._bot.answer_pre_checkout_query(
+                query_id, ok, error_message=None if ok else error_message
+            )
+
+    async def refund_star_payment(self, user_id: int, telegram_charge_id: str) -> None:
+        with _translated_errors():
+            await self._bot.refund_star_payment(user_id, telegram_charge_id)
+
 
 def to_event(update: telegram.Update, bot_username: str | None) -> Event | None:
     """The project's event for a framework update, or None for what the bot ignores."""
+    if update.pre_checkout_query is not None:
+        return pre_checkout_event(update.update_id, update.pre_checkout_query)
     if update.callback_query is not None:
         query = update.callback_query
         message = query.message

@@ -12,9 +12,11 @@ from handlers.events import (
     Attachment,
     Event,
     EventKind,
+    PreCheckout,
     Sender,
     SharedContact,
     SharedLocation,
+    SuccessfulPayment,
     split_command,
 )
 
@@ -74,4 +76,31 @@ def message_event(update_id: int, message: Any, edited: bool, bot_username: str 
         if message.reply_to_message
         else None,
         media_group_id=message.media_group_id,
+        payment=payment_of(message),
+    )
+
+
+def payment_of(message: Any) -> SuccessfulPayment | None:
+    paid = message.successful_payment
+    if paid is None:
+        return None
+    return SuccessfulPayment(
+        paid.currency,
+        paid.total_amount,
+        paid.invoice_payload,
+        paid.telegram_payment_charge_id,
+        paid.provider_payment_charge_id or "",
+    )
+
+
+def pre_checkout_event(update_id: int, query: Any) -> Event:
+    """A pre_checkout_query: answered in the payer's private chat lane."""
+    return Event(
+        update_id=update_id,
+        kind=EventKind.PRE_CHECKOUT,
+        sender=sender_of(query.from_user),
+        chat_id=query.from_user.id,
+        pre_checkout=PreCheckout(
+            query.id, query.currency, query.total_amount, query.invoice_payload
+        ),
     )

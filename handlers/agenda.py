@@ -16,7 +16,7 @@ from clinic.appointments import ACTIVE, AppointmentInPast, InvalidTransition, St
 from clinic.consultation_rules import OutsideWindow, check_opening_window
 from clinic.slots import local_to_utc
 from clinic.timezones import zone
-from handlers import callbacks, time_block
+from handlers import callbacks, refunds, time_block
 from handlers.doctor_access import acting_doctor
 from handlers.formatting import clock, day, when
 from handlers.i18n import Html, Translator, plain, translator
@@ -225,6 +225,7 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
             t("Cancelled: {when} with {name}. The patient was told.", when=shown, name=name),
         )
     notify_patient_of_cancellation(turn, appointment, doctor)
+    await refunds.refund_for_cancellation(turn, appointment, by="doctor")
 
 
 def notify_patient_of_cancellation(turn: Turn, appointment: Appointment, doctor: Doctor) -> None:

@@ -28,11 +28,12 @@ from enum import StrEnum
 from babel.numbers import format_decimal
 from dateutil import parser as date_parser
 
+from clinic.appointments import Status
 from clinic.calendar_grid import days_with_slots, today_in
 from clinic.roles import Role
 from clinic.slots import Interval
 from clinic.timezones import zone
-from handlers import callbacks, conversation
+from handlers import callbacks, conversation, payments
 from handlers.calendar_file import appointment_ics
 from handlers.date_picker import (
     month_keyboard,
@@ -630,6 +631,8 @@ async def _on_confirm(turn: Turn, conv: Conversation, action: str, message_id: i
             appointment = await reschedule(turn.uow, moving, start, turn.now)
         else:
             reason = conv.data.get("reason")
+            doctor = await turn.uow.doctors.get(int(conv.data["doc"]))
+            paid = doctor is not None and payments.payment_needed(turn, doctor)
             appointment = await book(
                 turn.uow,
                 int(conv.data["doc"]),
@@ -637,6 +640,7 @@ async def _on_confirm(turn: Turn, conv: Conversation, action: str, message_id: i
                 start,
                 str(reason) if reason else None,
                 turn.now,
+                hold_until=turn.now + turn.config.hold_for if paid else None,
             )
     except SlotUnavailable:
         turn.answer(t("Sorry, that time was just taken."), alert=True)
@@ -661,7 +665,19 @@ async def _on_confirm(turn: Turn, conv: Conversation, action: str, message_id: i
         return
     await conversation.end(turn)
     turn.answer(t("Done"))
+    if appointment.status == Status.HELD:
+        if message_id:
+            shown = when(appointment.starts_at, patient.timezone, t.language)
+            turn.edit(message_id, t("⏳ Held for you: {when}", when=shown))
+        payments.hold_and_invoice(turn, appointment)
+        return
     _announce(turn, appointment, moving, message_id)
+
+
+def announce_booked(turn: Turn, appointment: Appointment) -> None:
+    """The patient's "Booked!" with the calendar file, and the doctor's notice (after a
+    payment confirmed a held time, too)."""
+    _announce(turn, appointment, None, None)
 
 
 def _announce(

@@ -12,6 +12,7 @@ class EventKind(StrEnum):
     CALLBACK = "callback"
     BLOCKED = "blocked"  # the user stopped or blocked the bot
     UNBLOCKED = "unblocked"
+    PRE_CHECKOUT = "pre_checkout"  # Telegram asks whether to accept a payment (answer in 10 s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,23 @@ class SharedLocation:
 
 
 @dataclass(frozen=True, slots=True)
+class PreCheckout:
+    id: str
+    currency: str
+    total_amount: int
+    invoice_payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class SuccessfulPayment:
+    currency: str
+    total_amount: int
+    invoice_payload: str
+    telegram_charge_id: str
+    provider_charge_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     update_id: int
     kind: EventKind
@@ -66,6 +84,8 @@ class Event:
     attachments: tuple[Attachment, ...] = field(default_factory=tuple)
     reply_to_message_id: int | None = None
     media_group_id: str | None = None
+    pre_checkout: PreCheckout | None = None  # with kind PRE_CHECKOUT
+    payment: SuccessfulPayment | None = None  # a message carrying a successful payment
 
     @property
     def user_id(self) -> int:

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from babel.dates import format_date, format_datetime, format_time
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 from clinic.timezones import zone
 
@@ -25,10 +25,19 @@ def clock(moment: datetime, zone_name: str, language: str) -> str:
     return format_time(moment.astimezone(zone(zone_name)), "HH:mm", locale=language)
 
 
+STARS = "XTR"  # Telegram Stars: whole stars, no smaller unit
+
+
+def precision_of(currency: str) -> int:
+    return 0 if currency == STARS else int(get_currency_precision(currency))
+
+
 def money(amount_minor: int, currency: str, language: str) -> str:
     if amount_minor == 0:
         return "0"
-    precision = get_currency_precision(currency)
+    if currency == STARS:
+        return f"{format_decimal(amount_minor, locale=language)} ⭐"
+    precision = precision_of(currency)
     return format_currency(Decimal(amount_minor).scaleb(-precision), currency, locale=language)
 
 
@@ -41,7 +50,7 @@ def parse_money(text: str, currency: str) -> int | None:
         return None
     if not value.is_finite() or value < 0 or value > 100_000:
         return None
-    minor = value.scaleb(get_currency_precision(currency))
+    minor = value.scaleb(precision_of(currency))
     if minor != minor.to_integral_value():
         return None
     return int(minor)

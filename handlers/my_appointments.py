@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from clinic.appointments import AppointmentInPast, InvalidTransition, Status, is_late_cancellation
 from clinic.roles import Role
-from handlers import booking, callbacks
+from handlers import booking, callbacks, refunds
 from handlers.formatting import when
 from handlers.i18n import Html, Translator, translator
 from handlers.port import InlineButton, InlineKeyboard
@@ -170,6 +170,7 @@ async def _cancel(turn: Turn, appointment: Appointment, message_id: int | None) 
     turn.answer(t("Cancelled."))
     if message_id:
         turn.edit(message_id, t("Cancelled: {card}", card=Html(_card(turn, appointment))))
+    await refunds.refund_for_cancellation(turn, appointment, by="patient")
     doctor = appointment.doctor
     turn.notify(
         doctor.user.telegram_id,

@@ -63,6 +63,20 @@ class Document:
     mime_type: str = "application/octet-stream"
 
 
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """A Telegram invoice: one price. Texts are plain (not HTML); `amount` is in the
+    currency's smallest unit (Stars: whole stars). No provider token for currency XTR."""
+
+    title: str
+    description: str
+    payload: str
+    currency: str
+    amount: int
+    label: str
+    provider_token: str = ""
+
+
 class TransportError(Exception):
     """A send failed for a reason the Bot API reported."""
 
@@ -129,6 +143,12 @@ class Messenger(Protocol):
         self, chat_id: int, document: Document, caption: str | None = None
     ) -> SentMessage: ...
 
+    async def send_photo(
+        self, chat_id: int, photo: Document, caption: str | None = None
+    ) -> SentMessage:
+        """Upload a picture the bot made (a chart, PNG bytes) and show it as a photo."""
+        ...
+
     async def send_document_by_id(
         self, chat_id: int, file_id: str, caption: str | None = None, kind: str = "document"
     ) -> SentMessage:
@@ -142,3 +162,11 @@ class Messenger(Protocol):
     async def bot_username(self) -> str: ...
 
     async def download(self, file_id: str) -> bytes: ...
+
+    async def send_invoice(self, chat_id: int, invoice: Invoice) -> SentMessage: ...
+
+    async def answer_pre_checkout_query(
+        self, query_id: str, ok: bool, error_message: str | None = None
+    ) -> None: ...
+
+    async def refund_star_payment(self, user_id: int, telegram_charge_id: str) -> None: ...

@@ -67,13 +67,33 @@ async def free_slots_for(
     busy = [
         Interval(a.starts_at, a.ends_at)
         for a in await uow.appointments.active_for_doctor(doctor.id, start - margin, end + margin)
-        if a.id != ignore_appointment
+        if a.id != ignore_appointment and not hold_ran_out(a, now)
     ]
     busy += [
         Interval(b.starts_at, b.ends_at)
         for b in await uow.schedules.blocks_between(doctor.id, start - margin, end + margin)
     ]
     return free_slots(schedule, now, busy, window)
+
+
+def hold_ran_out(appointment: Appointment, now: datetime) -> bool:
+    """A hold whose time is up: the slot is free even before the expiry job has run."""
+    return (
+        appointment.status == Status.HELD.value
+        and appointment.hold_expires_at is not None
+        and appointment.hold_expires_at <= now
+    )
+
+
+async def _expire_ran_out(uow: UnitOfWork, held: Sequence[Appointment], now: datetime) -> None:
+    """Mark holds whose time is up as expired before a new booking takes their place (the
+    unique index would refuse the insert otherwise); the expiry job still tells the patient."""
+    ran_out = list({a.id: a for a in held if hold_ran_out(a, now)}.values())
+    for appointment in ran_out:
+        appointment.status = transition(appointment.status, Status.EXPIRED).value
+        appointment.updated_at = now
+    if ran_out:
+        await uow.flush()
 
 
 def nearest(slots: Sequence[Interval], around: datetime, count: int = 4) -> list[Interval]:
@@ -90,7 +110,9 @@ async def book(
     reason: str | None,
     now: datetime,
     replacing: Appointment | None = None,
+    hold_until: datetime | None = None,
 ) -> Appointment:
+    """Books the slot, or with `hold_until` holds it for payment (status held)."""
     doctor = await uow.doctors.lock(doctor_id)
     if doctor is None or doctor.status != "approved":
         raise DoctorUnavailable()
@@ -101,19 +123,20 @@ async def book(
     slot = next((s for s in offered if s.start == start), None)
     if slot is None:
         raise SlotUnavailable()
-    clashes = [
-        a
-        for a in await uow.appointments.active_for_patient(patient.id, slot.start, slot.end)
-        if a.id != ignore
-    ]
+    own = await uow.appointments.active_for_patient(patient.id, slot.start, slot.end)
+    clashes = [a for a in own if a.id != ignore and not hold_ran_out(a, now)]
     if clashes:
         raise PatientBusy()
+    await _expire_ran_out(
+        uow, [*own, *await uow.appointments.active_for_doctor(doctor.id, slot.start, slot.end)], now
+    )
     appointment = Appointment(
         doctor_id=doctor.id,
         patient_id=patient.id,
         starts_at=slot.start,
         ends_at=slot.end,
-        status=Status.BOOKED.value,
+        status=Status.HELD.value if hold_until else Status.BOOKED.value,
+        hold_expires_at=hold_until,
         reason=reason,
         created_at=now,
         updated_at=now,
@@ -148,6 +171,9 @@ async def reschedule(
     )
     appointment.status = Status.RESCHEDULED.value
     appointment.updated_at = now
+    payment = await uow.payments.for_appointment(appointment.id)
+    if payment is not None:  # what was paid follows the appointment to its new time
+        payment.appointment_id = moved.id
     return moved
 
 

@@ -32,6 +32,8 @@ JSON_FIELDS = frozenset(
         "menu_button",
         "rights",
         "results",
+        "prices",
+        "suggested_tip_amounts",
     }
 )
 INT_FIELDS = frozenset(
@@ -51,6 +53,7 @@ INT_FIELDS = frozenset(
         "message_thread_id",
         "user_id",
         "max_connections",
+        "max_tip_amount",
     }
 )
 FLOAT_FIELDS = frozenset({"latitude", "longitude", "horizontal_accuracy"})
@@ -67,6 +70,7 @@ BOOL_FIELDS = frozenset(
         "supports_streaming",
         "disable_content_type_detection",
         "allow_paid_broadcast",
+        "ok",
     }
 )
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from aiohttp import web
 
+from . import payment_methods  # noqa: F401 (registers sendInvoice and the rest)
 from .errors import CONFLICT_POLL, ApiError, too_many_requests
 from .methods import METHODS, CallContext
 from .params import read_params

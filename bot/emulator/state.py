@@ -128,6 +128,38 @@ class CallbackRecord:
 
 
 @dataclass
+class InvoiceRecord:
+    """What Telegram keeps of a sent invoice that the message JSON does not show."""
+
+    payload: str
+    currency: str
+    total_amount: int
+    provider_token: str
+
+
+@dataclass
+class PreCheckoutRecord:
+    query_id: str
+    user_id: int
+    currency: str
+    total_amount: int
+    payload: str
+    answer: dict[str, Any] | None = None
+    answered_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class Charge:
+    """A completed payment, as refundStarPayment looks it up."""
+
+    telegram_charge_id: str
+    user_id: int
+    currency: str
+    total_amount: int
+    refunded: bool = False
+
+
+@dataclass
 class ApiCall:
     """One request the bot made; ``params`` are decoded (files appear as ``<upload ...>``)."""
 
@@ -168,6 +200,9 @@ class EmulatorState:
         self.update_ids = itertools.count(1)
         self.updates_pulse = Pulse()
         self.callbacks: dict[str, CallbackRecord] = {}
+        self.invoices: dict[tuple[int, int], InvoiceRecord] = {}  # (chat id, message id)
+        self.pre_checkouts: dict[str, PreCheckoutRecord] = {}
+        self.charges: dict[str, Charge] = {}
         self.commands: dict[tuple[tuple[Any, ...], str], list[dict[str, str]]] = {}
         self.webhook_url = ""
         self.allowed_updates: list[str] | None = None

@@ -14,9 +14,10 @@ import asyncio
 import copy
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .state import CallbackRecord, ChatState, StoredMessage, now
+from .state import CallbackRecord, Charge, ChatState, PreCheckoutRecord, StoredMessage, now
 
 if TYPE_CHECKING:
     from .server import BotApiEmulator
@@ -52,6 +53,22 @@ class Tap:
         return dict(self.record.answer)
 
 
+@dataclass
+class PaymentAttempt:
+    """What came of `SimulatedUser.pay`: the bot's pre-checkout answer and, if it said yes,
+    the successful_payment that was sent (``payment``) and its charge id."""
+
+    ok: bool
+    error_message: str | None
+    payment: dict[str, Any] | None = None
+    message: dict[str, Any] | None = None
+
+    @property
+    def charge_id(self) -> str:
+        assert self.payment is not None, "the payment did not go ahead"
+        return str(self.payment["telegram_payment_charge_id"])
+
+
 def _describe(msg: StoredMessage) -> str:
     kind = next(
         (
@@ -65,6 +82,7 @@ def _describe(msg: StoredMessage) -> str:
                 "sticker",
                 "location",
                 "contact",
+                "invoice",
             )
             if k in msg
         ),
@@ -261,6 +279,79 @@ class SimulatedUser:
         msg.version += 1
         self.emulator.push_update({"edited_message": msg.snapshot()})
         return msg.snapshot()
+
+    # -- payments ------------------------------------------------------------------------------
+    def invoices(self) -> list[StoredMessage]:
+        return [m for m in self.messages if "invoice" in m and not m.deleted]
+
+    async def expect_invoice(self, timeout: float = 10.0) -> StoredMessage:
+        def find() -> StoredMessage | None:
+            return next((m for m in self.unread() if "invoice" in m), None)
+
+        msg = await self._wait_until(find, timeout)
+        if msg is None:
+            raise AssertionError(self._timeout_report("invoice", timeout))
+        self._read_upto = msg.message_id
+        return msg  # type: ignore[no-any-return]
+
+    async def pay(
+        self,
+        invoice_message: dict[str, Any] | int,
+        *,
+        amount: int | None = None,
+        currency: str | None = None,
+        timeout: float = 10.0,
+    ) -> PaymentAttempt:
+        """Tap Pay: a pre_checkout_query, the bot's answer, and on yes a successful_payment.
+
+        ``amount``/``currency`` tamper with what the payment form sends (the invoice's own by
+        default)."""
+        mid = invoice_message if isinstance(invoice_message, int) else invoice_message["message_id"]
+        invoice = self.state.invoices.get((self.id, int(mid)))
+        if invoice is None:
+            raise AssertionError(f"message #{mid} in chat {self.id} is not an invoice")
+        total = invoice.total_amount if amount is None else amount
+        paid_currency = currency or invoice.currency
+        query_id = f"{self.id}{secrets.randbelow(10**9):09d}"
+        record = PreCheckoutRecord(query_id, self.id, paid_currency, total, invoice.payload)
+        self.state.pre_checkouts[query_id] = record
+        self.emulator.push_update(
+            {
+                "pre_checkout_query": {
+                    "id": query_id,
+                    "from": self.as_user(),
+                    "currency": paid_currency,
+                    "total_amount": total,
+                    "invoice_payload": invoice.payload,
+                }
+            }
+        )
+        try:
+            await asyncio.wait_for(record.answered_event.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"bot did not answer pre-checkout query {query_id} within {timeout}s"
+            ) from None
+        assert record.answer is not None
+        if not record.answer["ok"]:
+            return PaymentAttempt(False, record.answer["error_message"])
+        stars = paid_currency == "XTR"
+        charge_id = ("stxTEST" if stars else "tgTEST") + secrets.token_hex(12)
+        payment = {
+            "currency": paid_currency,
+            "total_amount": total,
+            "invoice_payload": invoice.payload,
+            "telegram_payment_charge_id": charge_id,
+            "provider_payment_charge_id": "" if stars else f"prov_{secrets.token_hex(8)}",
+        }
+        self.state.charges[charge_id] = Charge(charge_id, self.id, paid_currency, total)
+        message = self._post({"successful_payment": payment})
+        return PaymentAttempt(True, None, payment, message)
+
+    async def deliver_payment_again(self, attempt: PaymentAttempt) -> dict[str, Any]:
+        """The same successful_payment once more, as a new message in a new update."""
+        assert attempt.payment is not None, "the payment did not go ahead"
+        return self._post({"successful_payment": dict(attempt.payment)})
 
     # -- keyboards -----------------------------------------------------------------------------
     @staticmethod

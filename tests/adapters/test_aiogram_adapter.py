@@ -22,7 +22,7 @@ from aiogram.methods import SendMessage
 from telegram import error
 
 from bot import aiogram_adapter, ptb_adapter
-from handlers.events import Event, EventKind
+from handlers.events import Event, EventKind, PreCheckout, SuccessfulPayment
 from handlers.port import (
     BadRequest,
     MessageNotModified,
@@ -146,6 +146,53 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
             )
         },
         {"attachments": ("voice", "v1")},
+    ),
+    (
+        "pre-checkout query",
+        {
+            "pre_checkout_query": {
+                "id": "pcq-1",
+                "from": USER,
+                "currency": "XTR",
+                "total_amount": 250,
+                "invoice_payload": "pay-1",
+            }
+        },
+        {
+            "kind": EventKind.PRE_CHECKOUT,
+            "pre_checkout": PreCheckout("pcq-1", "XTR", 250, "pay-1"),
+            "message_id": None,
+        },
+    ),
+    (
+        "successful payment in Stars",
+        {
+            "message": message(
+                successful_payment={
+                    "currency": "XTR",
+                    "total_amount": 250,
+                    "invoice_payload": "pay-1",
+                    "telegram_payment_charge_id": "stx-1",
+                    "provider_payment_charge_id": "",
+                }
+            )
+        },
+        {"payment": SuccessfulPayment("XTR", 250, "pay-1", "stx-1", ""), "text": None},
+    ),
+    (
+        "successful card payment",
+        {
+            "message": message(
+                successful_payment={
+                    "currency": "EUR",
+                    "total_amount": 4990,
+                    "invoice_payload": "pay-2",
+                    "telegram_payment_charge_id": "tg-2",
+                    "provider_payment_charge_id": "prov-2",
+                }
+            )
+        },
+        {"payment": SuccessfulPayment("EUR", 4990, "pay-2", "tg-2", "prov-2")},
     ),
     (
         "edited message",

@@ -5,11 +5,21 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from handlers.events import Attachment, Event, EventKind, Sender, SharedContact, split_command
+from handlers.events import (
+    Attachment,
+    Event,
+    EventKind,
+    PreCheckout,
+    Sender,
+    SharedContact,
+    SuccessfulPayment,
+    split_command,
+)
 from handlers.port import (
     BotCommand,
     Document,
     InlineKeyboard,
+    Invoice,
     Markup,
     MessageNotModified,
     SentMessage,
@@ -35,6 +45,11 @@ class FakeMessenger:
         self.deleted: list[tuple[int, int]] = []
         self.failures: list[TransportError] = []
         self.files_sent: list[tuple[int, str, str, str | None]] = []
+        self.invoices: list[tuple[int, Invoice]] = []
+        self.documents: list[tuple[int, Document]] = []
+        self.pre_checkout_answers: dict[str, tuple[bool, str | None]] = {}
+        self.star_refunds: list[tuple[int, str]] = []
+        self.photos_sent: list[tuple[int, Document, str | None]] = []
         self.calls = 0
         self._ids = itertools.count(1)
 
@@ -105,7 +120,14 @@ class FakeMessenger:
     async def send_document(
         self, chat_id: int, document: Document, caption: str | None = None
     ) -> SentMessage:
+        self.documents.append((chat_id, document))
         return await self.send_text(chat_id, caption or document.filename)
+
+    async def send_photo(
+        self, chat_id: int, photo: Document, caption: str | None = None
+    ) -> SentMessage:
+        self.photos_sent.append((chat_id, photo, caption))
+        return await self.send_text(chat_id, caption or photo.filename)
 
     async def send_document_by_id(
         self, chat_id: int, file_id: str, caption: str | None = None, kind: str = "document"
@@ -126,6 +148,21 @@ class FakeMessenger:
     async def download(self, file_id: str) -> bytes:
         self._maybe_fail()
         return f"bytes of {file_id}".encode()
+
+    async def send_invoice(self, chat_id: int, invoice: Invoice) -> SentMessage:
+        self._maybe_fail()
+        self.invoices.append((chat_id, invoice))
+        return await self.send_text(chat_id, f"(invoice {invoice.title}: {invoice.amount})")
+
+    async def answer_pre_checkout_query(
+        self, query_id: str, ok: bool, error_message: str | None = None
+    ) -> None:
+        self._maybe_fail()
+        self.pre_checkout_answers[query_id] = (ok, error_message)
+
+    async def refund_star_payment(self, user_id: int, telegram_charge_id: str) -> None:
+        self._maybe_fail()
+        self.star_refunds.append((user_id, telegram_charge_id))
 
     def texts_to(self, chat_id: int) -> list[str]:
         return [m.text for m in self.sent if m.chat_id == chat_id]
@@ -207,4 +244,32 @@ class EventFactory:
             chat_id=user_id,
             message_id=next(self._message_ids),
             attachments=(Attachment("photo", "photo-file-id", "u1"),),
+        )
+
+    def pre_checkout(self, user_id: int, payload: str, amount: int, currency: str = "XTR") -> Event:
+        update_id = next(self._update_ids)
+        return Event(
+            update_id=update_id,
+            kind=EventKind.PRE_CHECKOUT,
+            sender=Sender(user_id, "Test"),
+            chat_id=user_id,
+            pre_checkout=PreCheckout(f"pc{update_id}", currency, amount, payload),
+        )
+
+    def paid(
+        self,
+        user_id: int,
+        payload: str,
+        amount: int,
+        charge: str,
+        currency: str = "XTR",
+        provider_charge: str = "",
+    ) -> Event:
+        return Event(
+            update_id=next(self._update_ids),
+            kind=EventKind.MESSAGE,
+            sender=Sender(user_id, "Test"),
+            chat_id=user_id,
+            message_id=next(self._message_ids),
+            payment=SuccessfulPayment(currency, amount, payload, charge, provider_charge),
         )

@@ -1,0 +1,252 @@
+"""/admin → Payments: totals per period and per doctor, owed card refunds, a CSV export.
+
+Stateless buttons (`pa:-:<verb>:<period>`), each checked again for an admin sender. The CSV
+holds payment facts only (ids, doctor, amounts, charge ids, times): no patient, no reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from clinic.timezones import zone
+from handlers import callbacks
+from handlers.formatting import money
+from handlers.i18n import Html, Translator
+from handlers.port import Document, InlineButton, InlineKeyboard
+from handlers.turn import Turn
+from storage.models import Payment
+
+BUTTONS = "pa"
+PERIODS = ("7", "30", "m")
+OWED_SHOWN = 30
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _data(verb: str, period: str = "0") -> str:
+    return callbacks.pack(BUTTONS, "", verb, period)
+
+
+def _period_label(t: Translator, period: str) -> str:
+    return {
+        "7": t("Last 7 days"),
+        "30": t("Last 30 days"),
+        "m": t("This month"),
+    }[period]
+
+
+def window(period: str, now: datetime, zone_name: str) -> tuple[datetime, datetime]:
+    """[start, now] for the period; "this month" starts on the 1st in the clinic's zone."""
+    if period == "m":
+        local = now.astimezone(zone(zone_name))
+        first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return first, now
+    return now - timedelta(days=int(period)), now
+
+
+async def show(turn: Turn) -> None:
+    t = turn.t
+    keyboard = InlineKeyboard(
+        (
+            tuple(InlineButton(_period_label(t, p), _data("sum", p)) for p in PERIODS),
+            (InlineButton(t("Owed refunds"), _data("owed")),),
+        )
+    )
+    turn.reply(t("Payments: choose a period."), keyboard)
+
+
+async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
+    t = turn.t
+    if not turn.is_admin:
+        turn.answer(t("This button is not valid."))
+        return
+    verb, period = callback.step, callback.action
+    if verb == "sum" and period in PERIODS:
+        turn.answer()
+        await _summary(turn, period)
+    elif verb == "csv" and period in PERIODS:
+        turn.answer()
+        await _export(turn, period)
+    elif verb == "owed" and period == "0":
+        turn.answer()
+        await _owed(turn)
+    else:
+        turn.answer(t("This button is not valid."))
+
+
+@dataclass
+class Totals:
+    paid: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    count: int = 0
+    refunded: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    owed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def _in(moment: datetime | None, start: datetime, end: datetime) -> bool:
+    return moment is not None and start <= moment <= end
+
+
+def totals(
+    payments: Sequence[Payment], start: datetime, end: datetime
+) -> tuple[Totals, dict[int, Totals]]:
+    """Overall and per doctor: paid in the window, refunds made or owed in the window."""
+    overall = Totals()
+    per_doctor: defaultdict[int, Totals] = defaultdict(Totals)
+    for payment in payments:
+        for bucket in (overall, per_doctor[payment.doctor_id]):
+            if _in(payment.paid_at, start, end):
+                bucket.paid[payment.currency] += payment.amount_minor
+                bucket.count += 1
+            if _in(payment.refunded_at, start, end) and payment.refund_minor > 0:
+                if payment.refund_status == "refunded":
+                    bucket.refunded[payment.currency] += payment.refund_minor
+                elif payment.refund_status in ("owed", "refunding"):
+                    bucket.owed[payment.currency] += payment.refund_minor
+    return overall, dict(per_doctor)
+
+
+def _sum(t: Translator, amounts: dict[str, int]) -> str:
+    shown = [money(v, c, t.language) for c, v in sorted(amounts.items()) if v]
+    return ", ".join(shown) or "0"
+
+
+def _line(t: Translator, totals_: Totals) -> str:
+    return t(
+        "paid {paid} ({count}), refunded {refunded}, refunds owed {owed}",
+        paid=_sum(t, totals_.paid),
+        count=totals_.count,
+        refunded=_sum(t, totals_.refunded),
+        owed=_sum(t, totals_.owed),
+    )
+
+
+async def _summary(turn: Turn, period: str) -> None:
+    t = turn.t
+    start, end = window(period, turn.now, turn.config.default_timezone)
+    payments = await turn.uow.payments.settled_between(start, end)
+    overall, per_doctor = totals(payments, start, end)
+    lines = []
+    for doctor_id, doctor_totals in sorted(per_doctor.items()):
+        doctor = await turn.uow.doctors.get(doctor_id)
+        name = (doctor.user.full_name if doctor else None) or f"#{doctor_id}"
+        lines.append(t("• {doctor}: {line}", doctor=name, line=Html(_line(t, doctor_totals))))
+    text = t(
+        "<b>Payments, {period}</b>\nAll doctors: {line}\n\n{doctors}",
+        period=_period_label(t, period),
+        line=Html(_line(t, overall)),
+        doctors=Html("\n".join(lines) or t("No payments in this period.")),
+    )
+    keyboard = InlineKeyboard(
+        (
+            (InlineButton(t("Export CSV"), _data("csv", period)),),
+            (InlineButton(t("Owed refunds"), _data("owed")),),
+        )
+    )
+    turn.reply(text, keyboard)
+
+
+async def _owed(turn: Turn) -> None:
+    t = turn.t
+    owed = await turn.uow.payments.owed(OWED_SHOWN)
+    if not owed:
+        turn.reply(t("No refunds are owed."))
+        return
+    lines = [
+        t(
+            "No. {number}: {amount}, Telegram charge id {charge}, provider charge id {provider}",
+            number=p.id,
+            amount=money(p.refund_minor, p.currency, t.language),
+            charge=p.telegram_charge_id or "—",
+            provider=p.provider_charge_id or "—",
+        )
+        for p in owed
+    ]
+    turn.reply(
+        t(
+            "Refunds owed (make them with the payment provider):\n{lines}",
+            lines=Html("\n".join(lines)),
+        )
+    )
+
+
+def _cell(value: object) -> str:
+    """Text a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _stamp(moment: datetime | None) -> str:
+    return moment.isoformat() if moment is not None else ""
+
+
+CSV_COLUMNS = (
+    "payment_id",
+    "appointment_id",
+    "doctor_id",
+    "doctor",
+    "status",
+    "amount_minor",
+    "currency",
+    "invoiced_at",
+    "paid_at",
+    "telegram_charge_id",
+    "provider_charge_id",
+    "refund_status",
+    "refund_minor",
+    "refund_reason",
+    "refunded_at",
+)
+
+
+async def payments_csv(turn: Turn, payments: Sequence[Payment]) -> bytes:
+    names: dict[int, str] = {}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for p in payments:
+        if p.doctor_id not in names:
+            doctor = await turn.uow.doctors.get(p.doctor_id)
+            names[p.doctor_id] = (doctor.user.full_name if doctor else None) or ""
+        writer.writerow(
+            [
+                _cell(v)
+                for v in (
+                    p.id,
+                    p.appointment_id,
+                    p.doctor_id,
+                    names[p.doctor_id],
+                    p.status,
+                    p.amount_minor,
+                    p.currency,
+                    _stamp(p.invoiced_at),
+                    _stamp(p.paid_at),
+                    p.telegram_charge_id,
+                    p.provider_charge_id,
+                    p.refund_status,
+                    p.refund_minor,
+                    p.refund_reason,
+                    _stamp(p.refunded_at),
+                )
+            ]
+        )
+    return buffer.getvalue().encode("utf-8")
+
+
+async def _export(turn: Turn, period: str) -> None:
+    t = turn.t
+    start, end = window(period, turn.now, turn.config.default_timezone)
+    payments = await turn.uow.payments.settled_between(start, end)
+    data = await payments_csv(turn, payments)
+    name = f"payments-{start:%Y%m%d}-{end:%Y%m%d}.csv"
+    turn.send_document(
+        Document(name, data, "text/csv"),
+        t(
+            "Payments, {period}: {count} rows.",
+            period=_period_label(t, period),
+            count=len(payments),
+        ),
+    )

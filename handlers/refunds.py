@@ -1,0 +1,215 @@
+"""What happens to the money when a paid appointment does not take place.
+
+`refund_for_cancellation(turn, appointment, by)` is the one hook every cancellation calls
+(the patient's, the doctor's from the agenda, the clinic's when a doctor is suspended): it
+decides the amount (`clinic.payments.refund_amount`), records it on the payment and tells the
+patient what happens to the money. Stars paid in full go back through refundStarPayment, run by
+the dispatcher after commit (`carry_out_star_refund`): refunded on success, owed on failure.
+Card money (the Bot API cannot refund it) and partial Stars refunds are recorded as owed and
+put in front of every admin with the charge ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from clinic.payments import STARS, refund_amount, refundable_by_api
+from handlers.events import SuccessfulPayment
+from handlers.formatting import money, when
+from handlers.i18n import Translator, translator
+from handlers.port import TransportError
+from handlers.sending import SendingPath, Undeliverable
+from handlers.turn import RefundStars, Turn
+from storage.models import Appointment, Payment
+from storage.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+ALREADY_REFUNDED = "charge_already_refunded"
+
+
+async def refund_for_cancellation(turn: Turn, appointment: Appointment, by: str) -> None:
+    """Call after cancelling `appointment` in this turn; `by` is "patient", "doctor" or
+    "clinic". Does nothing for an appointment that was not paid (or is refunded already)."""
+    payment = await turn.uow.payments.for_appointment(appointment.id, lock=True)
+    if payment is None or payment.status != "paid" or payment.refund_status is not None:
+        return
+    config = turn.config
+    refund = refund_amount(
+        payment.amount_minor,
+        by,
+        appointment.starts_at,
+        turn.now,
+        config.refund_full_before,
+        config.late_cancel_refund_percent,
+    )
+    await settle_refund(turn, payment, appointment, refund, f"cancel_{by}")
+
+
+async def settle_refund(
+    turn: Turn, payment: Payment, appointment: Appointment, refund: int, reason: str
+) -> None:
+    """Record the refund on the payment and queue what tells the patient (and admins)."""
+    patient = appointment.patient
+    t = translator(patient.language)
+    payment.refund_minor = refund
+    payment.refund_reason = reason
+    payment.refunded_at = turn.now
+    consultation = t(
+        "your consultation with {doctor} on {when} ({zone})",
+        doctor=appointment.doctor.user.full_name or "?",
+        when=when(appointment.starts_at, patient.timezone, t.language),
+        zone=patient.timezone,
+    )
+    if refund <= 0:
+        payment.refund_status = "none_due"
+        turn.notify(
+            patient.telegram_id,
+            t(
+                "About the payment for {consultation}: under the clinic's cancellation policy, "
+                "a cancellation this close to the start is not refunded.",
+                consultation=consultation,
+            ),
+        )
+        return
+    amount = money(refund, payment.currency, t.language)
+    owed_text = t(
+        "About the payment for {consultation}: the clinic will refund {amount} to you by hand; "
+        "this can take a few days. Keep the receipt with charge id {charge}.",
+        consultation=consultation,
+        amount=amount,
+        charge=payment.telegram_charge_id,
+    )
+    notices = await _admin_notices(turn, payment, refund)
+    if refundable_by_api(payment.currency, refund, payment.amount_minor):
+        payment.refund_status = "refunding"  # until the dispatcher has made the call
+        assert payment.telegram_charge_id is not None
+        turn.actions.append(
+            RefundStars(
+                payment.id,
+                patient.telegram_id,
+                payment.telegram_charge_id,
+                t(
+                    "About the payment for {consultation}: {amount} went back to your "
+                    "Telegram Stars balance.",
+                    consultation=consultation,
+                    amount=amount,
+                ),
+                owed_text,
+                notices,
+            )
+        )
+        return
+    payment.refund_status = "owed"
+    turn.notify(patient.telegram_id, owed_text)
+    for chat_id, text in notices:
+        turn.notify(chat_id, text)
+
+
+def owed_notice(t: Translator, payment: Payment, refund: int) -> str:
+    """For admins: ids and amount only (no patient's name, no medical detail)."""
+    return t(
+        "Refund owed: {amount} for payment no. {number} (appointment {appointment}). "
+        "Telegram charge id: {charge}; provider charge id: {provider}. Refund it with the "
+        "payment provider, then keep this message as the record.",
+        amount=money(refund, payment.currency, t.language),
+        number=payment.id,
+        appointment=payment.appointment_id,
+        charge=payment.telegram_charge_id or "—",
+        provider=payment.provider_charge_id or "—",
+    )
+
+
+async def _admin_notices(turn: Turn, payment: Payment, refund: int) -> tuple[tuple[int, str], ...]:
+    notices = []
+    for admin_id in sorted(turn.config.admin_ids):
+        account = await turn.uow.users.by_telegram_id(admin_id)
+        t = translator(account.language) if account else turn.t
+        notices.append((admin_id, owed_notice(t, payment, refund)))
+    return tuple(notices)
+
+
+def _owed_notice(t: Translator, paid: SuccessfulPayment) -> str:
+    """A payment with no open invoice, as each admin reads it (no patient name)."""
+    return t(
+        "Refund owed: {amount} paid without an open invoice. Telegram charge id: "
+        "{charge}; provider charge id: {provider}.",
+        amount=money(paid.total_amount, paid.currency, t.language),
+        charge=paid.telegram_charge_id,
+        provider=paid.provider_charge_id or "—",
+    )
+
+
+async def refund_unmatched(turn: Turn, paid: SuccessfulPayment) -> None:
+    """A charge that no open invoice explains (its invoice was paid already): give it back.
+
+    Nothing is booked for it; Stars go back at once, card money is put before the admins."""
+    t = turn.t
+    amount = money(paid.total_amount, paid.currency, t.language)
+    log.warning("payment matched no open invoice", extra={"update_id": turn.event.update_id})
+    turn.reply(
+        t(
+            "We received a payment of {amount} that does not belong to an open booking (was "
+            "it paid twice?). Nothing new was booked; the money is refunded.",
+            amount=amount,
+        )
+    )
+    owed_text = t(
+        "The clinic will refund {amount} to you by hand; keep the receipt with charge id {charge}.",
+        amount=amount,
+        charge=paid.telegram_charge_id,
+    )
+    notices = []
+    for admin_id in sorted(turn.config.admin_ids):
+        account = await turn.uow.users.by_telegram_id(admin_id)
+        notices.append(
+            (admin_id, _owed_notice(translator(account.language) if account else turn.t, paid))
+        )
+    if paid.currency == STARS:
+        turn.actions.append(
+            RefundStars(
+                None,
+                turn.event.user_id,
+                paid.telegram_charge_id,
+                t("{amount} went back to your Telegram Stars balance.", amount=amount),
+                owed_text,
+                tuple(notices),
+            )
+        )
+        return
+    turn.reply(owed_text)
+    for chat_id, text in notices:
+        turn.notify(chat_id, text)
+
+
+async def carry_out_star_refund(
+    sessions: async_sessionmaker[AsyncSession],
+    sending: SendingPath,
+    clock: Callable[[], datetime],
+    action: RefundStars,
+) -> None:
+    """Run by the dispatcher after commit: the refund call, its outcome saved, then told."""
+    try:
+        await sending.refund_star_payment(action.user_id, action.telegram_charge_id)
+        refunded = True
+    except (Undeliverable, TransportError) as exc:
+        refunded = ALREADY_REFUNDED in str(exc).lower()
+        log.warning("star refund failed", extra={"reason": str(exc)[:120]})
+    if action.payment_id is not None:
+        async with UnitOfWork(sessions) as uow:
+            payment = await uow.payments.get(action.payment_id)
+            if payment is not None:
+                payment.refund_status = "refunded" if refunded else "owed"
+                payment.refunded_at = clock()
+            await uow.commit()
+    messages = [(action.user_id, action.refunded_text)]
+    if not refunded:
+        messages = [(action.user_id, action.owed_text), *action.admin_notices]
+    for chat_id, text in messages:
+        with contextlib.suppress(Undeliverable, TransportError):
+            await sending.send_text(chat_id, text)

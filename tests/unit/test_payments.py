@@ -1,0 +1,435 @@
+"""Payments through the core on a clock the test controls: hold, invoice, pre-checkout,
+confirmation, hold expiry (the job called directly), refunds, and the admins' view."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from clinic.payments import Refusal, check_pre_checkout, refund_amount
+from handlers.port import BadRequest, Invoice
+from handlers.sending import Limits, RateLimiter, SendingPath
+from jobs import holds
+from jobs import runtime as job_runtime
+from jobs.planner import SchedulerPlanner
+from jobs.runtime import JobSettings, Runtime
+from jobs.scheduler import ClinicScheduler, build_scheduler
+from storage.models import Appointment, Payment
+from storage.seeding import seed_doctor, seed_patient
+from tests.conftest import Storage
+from tests.support.harness import Clock, Harness, make_harness
+from tests.unit.test_booking_flow import buttons, pick, to_times
+
+NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)  # a Thursday; 11:00 in Berlin
+ANNA, BEN, DOC, ADMIN = 501, 502, 801, 900
+STARS = {"currency": "XTR"}
+CARD = {"currency": "EUR", "payment_provider_token": "284685063:TEST:card"}
+
+
+async def _harness(storage: Storage, extra: dict[str, Any], fee: int) -> AsyncIterator[Harness]:
+    await seed_doctor(storage.sessions, DOC, "Dr Mira Kaur", "Cardiology", fee_minor=fee)
+    await seed_patient(storage.sessions, ANNA, "Anna Schmidt", "Europe/Berlin")
+    await seed_patient(storage.sessions, BEN, "Ben Okafor", "Europe/Berlin")
+    clock = Clock(NOW)
+    h = make_harness(storage, frozenset({ADMIN}), clock, config_extra=extra)
+
+    async def no_sleep(_seconds: float) -> None:
+        return None
+
+    async def mark(_chat_id: int) -> None:
+        return None
+
+    sending = SendingPath(
+        h.messenger, RateLimiter(Limits(1000, 1000, 1000), sleep=no_sleep), mark, sleep=no_sleep
+    )
+    job_runtime.install(Runtime(storage.sessions, sending, JobSettings(), clock))
+    yield h
+    job_runtime.install(None)
+
+
+@pytest.fixture
+async def stars(storage: Storage) -> AsyncIterator[Harness]:
+    async for h in _harness(storage, STARS, 250):
+        yield h
+
+
+@pytest.fixture
+async def card(storage: Storage) -> AsyncIterator[Harness]:
+    async for h in _harness(storage, CARD, 4990):
+        yield h
+
+
+async def hold(h: Harness, user: int, day: int = 0) -> Invoice:
+    """Book the first time on the `day`-th day with free times; returns the invoice."""
+    await h.send(user, "/book")
+    await h.tap(user, "Cardiology")
+    await pick(h, user, r"^d\d+$")
+    await pick(h, user, r"^d\d{8}$", day)
+    await pick(h, user, r"^t\d+$")
+    await h.tap(user, "Skip")
+    await h.tap(user, "✅ Book")
+    chat, invoice = h.messenger.invoices[-1]
+    assert chat == user
+    return invoice
+
+
+async def pay(h: Harness, user: int, invoice: Invoice, charge: str, amount: int | None = None):
+    total = invoice.amount if amount is None else amount
+    query = h.events.pre_checkout(user, invoice.payload, total, invoice.currency)
+    await h.dispatcher.handle(query)
+    ok, error = h.messenger.pre_checkout_answers[query.pre_checkout.id]  # type: ignore[union-attr]
+    if ok:
+        provider = "" if invoice.currency == "XTR" else f"prov-{charge}"
+        event = h.events.paid(user, invoice.payload, total, charge, invoice.currency, provider)
+        await h.dispatcher.handle(event)
+    return ok, error
+
+
+async def rows(h: Harness) -> tuple[list[Appointment], list[Payment]]:
+    async with h.storage.sessions() as session:
+        appointments = list(await session.scalars(select(Appointment).order_by(Appointment.id)))
+        payments = list(await session.scalars(select(Payment).order_by(Payment.id)))
+        session.expunge_all()
+        return appointments, payments
+
+
+# Pure rules -----------------------------------------------------------------------------------
+
+
+def test_refund_policy() -> None:
+    start = NOW + timedelta(hours=30)
+    day = timedelta(hours=24)
+    assert refund_amount(1000, "patient", start, NOW, day, 0) == 1000
+    assert refund_amount(1000, "patient", start, NOW + timedelta(hours=7), day, 0) == 0
+    assert refund_amount(1000, "patient", start, NOW + timedelta(hours=7), day, 50) == 500
+    assert refund_amount(999, "patient", start, NOW + timedelta(hours=7), day, 50) == 499
+    assert refund_amount(1000, "doctor", start, start - timedelta(minutes=1), day, 0) == 1000
+    assert refund_amount(1000, "clinic", start, start - timedelta(minutes=1), day, 0) == 1000
+    assert check_pre_checkout(None, 1, 1, "XTR", NOW) is Refusal.UNKNOWN
+
+
+# Hold, invoice, pay ---------------------------------------------------------------------------
+
+
+async def test_a_paid_booking_is_held_invoiced_and_confirmed_once(stars: Harness) -> None:
+    h = stars
+    invoice = await hold(h, ANNA)
+    assert invoice.currency == "XTR" and invoice.amount == 250 and invoice.provider_token == ""
+    assert invoice.title == "Consultation with Dr Mira Kaur"
+    assert "Thu, Dec 3, 2026, 13:00 (Europe/Berlin)" in invoice.description
+    texts = h.messenger.texts_to(ANNA)
+    assert any("held for you until Thu, Dec 3, 2026, 11:15" in t and "250 ⭐" in t for t in texts)
+    (held,), (payment,) = await rows(h)
+    assert held.status == "held" and held.hold_expires_at == NOW + timedelta(minutes=15)
+    assert payment.status == "invoiced" and payment.payload == invoice.payload
+    assert h.messenger.texts_to(DOC) == []  # the doctor hears of it once it is paid
+
+    ok, _ = await pay(h, ANNA, invoice, "stx-1")
+    assert ok
+    (booked,), (payment,) = await rows(h)
+    assert booked.status == "booked" and booked.hold_expires_at is None
+    assert payment.status == "paid" and payment.telegram_charge_id == "stx-1"
+    assert payment.paid_at == NOW and payment.amount_minor == 250
+    texts = h.messenger.texts_to(ANNA)
+    assert any("Payment received: 250 ⭐" in t and "stx-1" in t for t in texts)
+    assert any("Booked!" in t for t in texts) and "appointment-1.ics" in texts
+    assert len(h.messenger.texts_to(DOC)) == 1
+
+    # The same successful_payment in a second update: confirmed once.
+    again = h.events.paid(ANNA, invoice.payload, 250, "stx-1")
+    await h.dispatcher.handle(again)
+    assert "already received" in h.last(ANNA)
+    assert len(h.messenger.texts_to(DOC)) == 1
+    assert sum("Booked!" in t for t in h.messenger.texts_to(ANNA)) == 1
+
+
+async def test_pre_checkout_refusals(stars: Harness) -> None:
+    h = stars
+    invoice = await hold(h, ANNA)
+    ok, error = await pay(h, ANNA, invoice, "x", amount=1)
+    assert not ok and error and "amount does not match" in error
+    ok, error = await pay(h, BEN, invoice, "x")
+    assert not ok and error and "Only the patient" in error
+    forged = Invoice("t", "d", "no-such-payload", "XTR", 250, "l")
+    ok, error = await pay(h, ANNA, forged, "x")
+    assert not ok and error and "not valid any more" in error
+    h.clock.now = NOW + timedelta(minutes=15)
+    ok, error = await pay(h, ANNA, invoice, "x")
+    assert not ok and error and "run out" in error
+    (held,), (payment,) = await rows(h)
+    assert held.status == "held" and payment.status == "invoiced"
+
+
+async def test_a_pre_checkout_is_answered_even_for_strangers(stars: Harness) -> None:
+    query = stars.events.pre_checkout(777, "whatever", 1)
+    await stars.dispatcher.handle(query)
+    ok, error = stars.messenger.pre_checkout_answers[query.pre_checkout.id]  # type: ignore[union-attr]
+    assert not ok and error
+
+
+# Expiry ---------------------------------------------------------------------------------------
+
+
+async def test_two_patients_and_a_hold_that_runs_out(stars: Harness) -> None:
+    h = stars
+    invoice = await hold(h, ANNA, 1)  # Friday 09:00
+    (held,), _ = await rows(h)
+    # While Anna holds 09:00, Ben is not offered it.
+    await h.send(BEN, "/book")
+    await h.tap(BEN, "Cardiology")
+    await pick(h, BEN, r"^d\d+$")
+    await pick(h, BEN, r"^d\d{8}$", 1)
+    assert next(label for _, label, _ in buttons(h, BEN, r"^t\d+$")) == "09:30"
+    await h.send(BEN, "/cancel")
+
+    # The hold runs out; before the job has swept it, Ben may book 09:00 (it is marked expired).
+    h.clock.now = NOW + timedelta(minutes=16)
+    ben_invoice = await hold(h, BEN, 1)
+    appointments, payments = await rows(h)
+    assert [a.status for a in appointments] == ["expired", "held"]
+    assert appointments[1].starts_at == held.starts_at
+
+    # The job still tells Anna, once, and her "Try again" finds the time taken.
+    await holds.expire_hold(held.id)
+    await holds.expire_hold(held.id)
+    notices = [t for t in h.messenger.texts_to(ANNA) if "was not paid in time" in t]
+    assert len(notices) == 1
+    await h.tap(ANNA, "Try again")
+    assert "taken in the meantime" in h.last(ANNA)
+    _, payments = await rows(h)
+    assert payments[0].status == "expired"
+
+    # Anna's payment arriving late now: refused at pre-checkout.
+    ok, error = await pay(h, ANNA, invoice, "late")
+    assert not ok and error
+    assert ben_invoice.payload != invoice.payload
+
+
+async def test_the_job_releases_the_slot_and_try_again_holds_it_anew(stars: Harness) -> None:
+    h = stars
+    await hold(h, ANNA, 1)
+    (held,), _ = await rows(h)
+    await holds.expire_hold(held.id)  # too early: nothing happens
+    assert (await rows(h))[0][0].status == "held"
+    h.clock.now = NOW + timedelta(minutes=15)
+    await holds.expire_hold(held.id)
+    (expired,), (payment,) = await rows(h)
+    assert expired.status == "expired" and payment.status == "expired"
+    assert "was not paid in time" in h.last(ANNA)
+    message_id, data = h.messenger.button_data(ANNA, "Try again")
+    event = await h.tap_data(BEN, message_id, data)  # not Ben's button
+    assert h.answer(event) == "This button is not valid."
+    await h.tap(ANNA, "Try again")
+    appointments, payments = await rows(h)
+    assert [a.status for a in appointments] == ["expired", "held"]
+    assert appointments[1].starts_at == expired.starts_at
+    assert len(payments) == 2 and h.messenger.invoices[-1][1].payload == payments[1].payload
+    event = await h.tap_data(ANNA, message_id, data)  # a second tap holds nothing more
+    assert "yours already" in (h.answer(event) or "")
+    assert len((await rows(h))[0]) == 2
+
+
+async def test_a_payment_after_the_hold_ran_out(stars: Harness) -> None:
+    h = stars
+    invoice = await hold(h, ANNA)
+    await rows(h)
+    # Pre-checkout passed in time, the money came after the hold ended: still free, so booked.
+    h.clock.now = NOW + timedelta(minutes=20)
+    await h.dispatcher.handle(h.events.paid(ANNA, invoice.payload, 250, "stx-late"))
+    (booked,), (payment,) = await rows(h)
+    assert booked.status == "booked" and payment.status == "paid"
+
+
+async def test_a_late_payment_for_a_taken_slot_is_refunded(stars: Harness) -> None:
+    h = stars
+    invoice = await hold(h, ANNA, 1)
+    h.clock.now = NOW + timedelta(minutes=16)
+    ben = await hold(h, BEN, 1)
+    await pay(h, BEN, ben, "stx-ben")
+    await h.dispatcher.handle(h.events.paid(ANNA, invoice.payload, 250, "stx-anna"))
+    appointments, payments = await rows(h)
+    assert [a.status for a in appointments] == ["expired", "booked"]
+    assert payments[0].telegram_charge_id == "stx-anna"
+    assert payments[0].refund_status == "refunded" and payments[0].refund_minor == 250
+    assert h.messenger.star_refunds == [(ANNA, "stx-anna")]
+    texts = h.messenger.texts_to(ANNA)
+    assert any("booked by someone else" in t for t in texts)
+    assert any("went back to your Telegram Stars balance" in t for t in texts)
+
+
+# Refunds --------------------------------------------------------------------------------------
+
+
+async def _booked_and_paid(h: Harness, day: int, charge: str) -> Appointment:
+    invoice = await hold(h, ANNA, day)
+    ok, _ = await pay(h, ANNA, invoice, charge)
+    assert ok
+    return (await rows(h))[0][-1]
+
+
+async def _patient_cancels(h: Harness, appointment: Appointment) -> None:
+    await h.tap_data(ANNA, 1, f"ap:-:cy:{appointment.id}")
+
+
+async def test_an_early_patient_cancellation_is_refunded_in_stars(stars: Harness) -> None:
+    h = stars
+    appointment = await _booked_and_paid(h, 2, "stx-early")  # Monday: over 24 hours ahead
+    await _patient_cancels(h, appointment)
+    (_,), (payment,) = await rows(h)
+    assert payment.refund_status == "refunded" and payment.refund_reason == "cancel_patient"
+    assert h.messenger.star_refunds == [(ANNA, "stx-early")]
+    assert "went back to your Telegram Stars balance" in h.last(ANNA)
+
+
+async def test_a_late_patient_cancellation_follows_the_policy(stars: Harness) -> None:
+    h = stars
+    appointment = await _booked_and_paid(h, 0, "stx-late")  # today, 2 hours ahead
+    await _patient_cancels(h, appointment)
+    (_,), (payment,) = await rows(h)
+    assert payment.refund_status == "none_due" and payment.refund_minor == 0
+    assert h.messenger.star_refunds == []
+    assert "is not refunded" in h.last(ANNA)
+
+
+async def test_a_doctor_cancellation_is_refunded_in_full(stars: Harness) -> None:
+    h = stars
+    appointment = await _booked_and_paid(h, 0, "stx-doc")
+    await h.tap_data(DOC, 1, f"ag:-:cy:{appointment.id}")
+    (cancelled,), (payment,) = await rows(h)
+    assert cancelled.status == "cancelled"
+    assert payment.refund_status == "refunded" and payment.refund_minor == 250
+    assert h.messenger.star_refunds == [(ANNA, "stx-doc")]
+
+
+async def test_a_failed_star_refund_is_owed_and_put_before_admins(stars: Harness) -> None:
+    h = stars
+    appointment = await _booked_and_paid(h, 2, "stx-fail")
+
+    async def failing(user_id: int, charge: str) -> None:
+        raise BadRequest("Bad Request: CHARGE_NOT_FOUND")
+
+    h.messenger.refund_star_payment = failing  # type: ignore[method-assign]
+    await _patient_cancels(h, appointment)
+    (_,), (payment,) = await rows(h)
+    assert payment.refund_status == "owed"
+    assert "will refund 250 ⭐ to you by hand" in h.last(ANNA)
+    assert "stx-fail" in h.last(ADMIN) and "Refund owed: 250 ⭐" in h.last(ADMIN)
+
+
+async def test_a_card_payment_is_confirmed_and_its_refund_owed(card: Harness) -> None:
+    h = card
+    invoice = await hold(h, ANNA, 2)
+    assert invoice.currency == "EUR" and invoice.amount == 4990
+    assert invoice.provider_token == CARD["payment_provider_token"]
+    ok, _ = await pay(h, ANNA, invoice, "tg-card")
+    assert ok
+    (booked,), (payment,) = await rows(h)
+    assert booked.status == "booked" and payment.provider_charge_id == "prov-tg-card"
+    await _patient_cancels(h, booked)
+    (_,), (payment,) = await rows(h)
+    assert payment.refund_status == "owed" and payment.refund_minor == 4990
+    assert h.messenger.star_refunds == []
+    assert "will refund €49.90 to you by hand" in h.last(ANNA)
+    admin_note = h.last(ADMIN)
+    assert "tg-card" in admin_note and "prov-tg-card" in admin_note and "€49.90" in admin_note
+    assert "Anna" not in admin_note
+
+
+async def test_without_payment_settings_paid_doctors_book_as_before(storage: Storage) -> None:
+    async for h in _harness(storage, {"currency": "EUR"}, 5000):
+        await hold_free(h)
+
+
+async def hold_free(h: Harness) -> None:
+    await to_times(h, ANNA)
+    await pick(h, ANNA, r"^t\d+$")
+    await h.tap(ANNA, "Skip")
+    await h.tap(ANNA, "✅ Book")
+    assert h.messenger.invoices == []
+    (booked,), payments = await rows(h)
+    assert booked.status == "booked" and payments == []
+
+
+# Planning and the admins' view -----------------------------------------------------------------
+
+
+@pytest.fixture
+async def scheduler(storage: Storage) -> AsyncIterator[ClinicScheduler]:
+    scheduler = build_scheduler(storage.url)
+    scheduler.start(paused=True)
+    yield scheduler
+    await scheduler.close()
+
+
+async def test_a_hold_is_planned_to_expire_and_paid_ones_get_reminders(
+    stars: Harness, scheduler: ClinicScheduler
+) -> None:
+    h = stars
+    planner = SchedulerPlanner(scheduler, h.storage.sessions, JobSettings(), h.clock)
+    invoice = await hold(h, ANNA, 2)
+    (held,), _ = await rows(h)
+    await planner.changed([held.id], [])
+    jobs = {job.id: job.next_run_time for job in scheduler.get_jobs()}
+    assert jobs == {f"hold:{held.id}": NOW + timedelta(minutes=15)}
+    await pay(h, ANNA, invoice, "stx-plan")
+    await planner.changed([held.id], [])
+    ids = {job.id for job in scheduler.get_jobs()}
+    assert f"hold:{held.id}" not in ids and f"reminder:{held.id}:60" in ids
+
+
+async def test_admins_see_totals_owed_refunds_and_a_csv(card: Harness) -> None:
+    h = card
+    booked = (await _booked_and_paid_card(h))[0]
+    await _patient_cancels(h, booked)
+    await h.send(ADMIN, "/admin")
+    await h.tap(ADMIN, "Payments")
+    await h.tap(ADMIN, "Last 7 days")
+    summary = h.last(ADMIN)
+    assert "paid €49.90 (1), refunded 0, refunds owed €49.90" in summary
+    assert "Dr Mira Kaur" in summary
+    await h.tap(ADMIN, "Export CSV")
+    chat, document = h.messenger.documents[-1]
+    assert chat == ADMIN and document.mime_type == "text/csv"
+    table = list(csv.DictReader(io.StringIO(document.data.decode())))
+    assert table[0]["telegram_charge_id"] == "tg-card" and table[0]["refund_status"] == "owed"
+    assert "Anna" not in document.data.decode()
+    await h.tap(ADMIN, "Owed refunds")
+    assert "prov-tg-card" in h.last(ADMIN)
+    # Not an admin: the same buttons change nothing.
+    message_id, data = h.messenger.button_data(ADMIN, "Export CSV")
+    event = await h.tap_data(ANNA, message_id, data)
+    assert h.answer(event) == "This button is not valid."
+
+
+async def _booked_and_paid_card(h: Harness) -> tuple[Appointment, Invoice]:
+    invoice = await hold(h, ANNA, 2)
+    await pay(h, ANNA, invoice, "tg-card")
+    return (await rows(h))[0][-1], invoice
+
+
+def test_csv_cells_cannot_become_formulas() -> None:
+    from handlers.payment_admin import _cell
+
+    assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert _cell("@x") == "'@x" and _cell("Dr Ana") == "Dr Ana" and _cell(None) == ""
+
+
+async def test_a_paid_appointment_moved_keeps_its_payment(stars: Harness) -> None:
+    h = stars
+    appointment = await _booked_and_paid(h, 2, "stx-move")
+    await h.tap_data(ANNA, 1, f"ap:-:re:{appointment.id}")
+    await pick(h, ANNA, r"^d\d{8}$", 3)
+    await pick(h, ANNA, r"^t\d+$")
+    await h.tap(ANNA, "✅ Move it")
+    assert h.messenger.invoices[-1][1].payload == (await rows(h))[1][0].payload  # no new invoice
+    appointments, (payment,) = await rows(h)
+    assert [a.status for a in appointments] == ["rescheduled", "booked"]
+    assert payment.appointment_id == appointments[1].id
+    await _patient_cancels(h, appointments[1])
+    assert (await rows(h))[1][0].refund_status == "refunded"
