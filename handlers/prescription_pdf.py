@@ -178,6 +178,63 @@ class _Pdf(FPDF):
         )
 
 
+class PdfWriter:
+    """A text document in the fonts this system has, every string made drawable first.
+
+    Shared by the prescription PDF and the patient's data export (handlers/data_export.py).
+    """
+
+    def __init__(self, title: str, creator: str) -> None:
+        fonts = find_fonts()
+        self.clean = _cleaner(fonts)
+        pdf = _Pdf(format="A4")
+        pdf.set_margins(18, 18, 18)
+        pdf.set_auto_page_break(True, margin=22)
+        pdf.set_title(self.clean(title))
+        pdf.set_creator(self.clean(creator))
+        self.bold_style = ""
+        if fonts is not None:
+            pdf.add_font("Body", "", str(fonts.regular))
+            if fonts.bold is not None:
+                pdf.add_font("Body", "B", str(fonts.bold))
+                self.bold_style = "B"
+            names = []
+            for index, path in enumerate(fonts.fallbacks):
+                name = f"Fallback{index}"
+                try:
+                    pdf.add_font(name, "", str(path))
+                except Exception:  # a broken fallback font is skipped
+                    log.warning("fallback font not usable", extra={"font": path.name})
+                else:
+                    names.append(name)
+            if names:
+                pdf.set_fallback_fonts(names, exact_match=False)
+            pdf.family = "Body"
+        else:
+            pdf.family = "helvetica"
+            self.bold_style = "B"
+        self.pdf = pdf
+
+    def say(self, t: Translator, message: str, **params: object) -> str:
+        """A translated text, unescaped (this is not HTML) and made drawable."""
+        return self.clean(plain(t(message, **params)))
+
+    def begin(self, footer: str) -> None:
+        """The footer every page carries (already drawable), then the first page."""
+        self.pdf.footer_text = footer
+        self.pdf.add_page()
+
+    def line(self, text: str, size: float = 11, bold: bool = False, gap: float = 0) -> None:
+        pdf = self.pdf
+        pdf.set_font(pdf.family, self.bold_style if bold else "", size)
+        pdf.multi_cell(0, size * 0.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        if gap:
+            pdf.ln(gap)
+
+    def output(self) -> bytes:
+        return bytes(self.pdf.output())
+
+
 def prescription_pdf(
     t: Translator,
     *,
@@ -191,51 +248,20 @@ def prescription_pdf(
     prescriptions: Sequence[Mapping[str, object]],
     follow_up_days: int | None,
 ) -> Document:
-    fonts = find_fonts()
-    clean = _cleaner(fonts)
+    writer = PdfWriter(reference, clinic_name)
+    clean, pdf, line = writer.clean, writer.pdf, writer.line
 
     def say(message: str, **params: object) -> str:
-        return clean(plain(t(message, **params)))
+        return writer.say(t, message, **params)
 
-    pdf = _Pdf(format="A4")
-    pdf.set_margins(18, 18, 18)
-    pdf.set_auto_page_break(True, margin=22)
-    pdf.set_title(f"{reference}")
-    pdf.set_creator(clean(clinic_name))
-    bold_style = ""
-    if fonts is not None:
-        pdf.add_font("Body", "", str(fonts.regular))
-        if fonts.bold is not None:
-            pdf.add_font("Body", "B", str(fonts.bold))
-            bold_style = "B"
-        names = []
-        for index, path in enumerate(fonts.fallbacks):
-            name = f"Fallback{index}"
-            try:
-                pdf.add_font(name, "", str(path))
-            except Exception:  # a broken fallback font is skipped
-                log.warning("fallback font not usable", extra={"font": path.name})
-            else:
-                names.append(name)
-        if names:
-            pdf.set_fallback_fonts(names, exact_match=False)
-        pdf.family = "Body"
-    else:
-        pdf.family = "helvetica"
-        bold_style = "B"
-    pdf.footer_text = say(
-        "{clinic} · reference {reference} · issued {date}",
-        clinic=clinic_name,
-        reference=reference,
-        date=issued_on,
+    writer.begin(
+        say(
+            "{clinic} · reference {reference} · issued {date}",
+            clinic=clinic_name,
+            reference=reference,
+            date=issued_on,
+        )
     )
-    pdf.add_page()
-
-    def line(text: str, size: float = 11, bold: bool = False, gap: float = 0) -> None:
-        pdf.set_font(pdf.family, bold_style if bold else "", size)
-        pdf.multi_cell(0, size * 0.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        if gap:
-            pdf.ln(gap)
 
     pdf.set_text_color(20, 60, 110)
     line(clean(clinic_name), size=16, bold=True, gap=1)
@@ -276,5 +302,5 @@ def prescription_pdf(
                 days=follow_up_days,
             )
         )
-    data = bytes(pdf.output())
+    data = writer.output()
     return Document(filename=f"prescription-{reference}.pdf", data=data, mime_type=MIME_TYPE)
