@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from handlers import callbacks, specialty_admin
+from handlers import admin_menu, callbacks, payment_admin, specialty_admin
 from handlers.formatting import money
 from handlers.i18n import Html, Translator, translator
 from handlers.port import InlineButton, InlineKeyboard
@@ -40,6 +40,8 @@ async def begin(turn: Turn) -> None:
             (InlineButton(t("Invite a doctor"), _data("inv")),),
             (InlineButton(t("Pending doctors"), _data("pend")),),
             (InlineButton(t("Specialties"), _data("spec")),),
+            (InlineButton(t("Payments"), _data("pay")),),
+            *admin_menu.menu_rows(t),
         )
     )
     turn.reply(t("Clinic administration. What would you like to do?"), keyboard)
@@ -102,14 +104,19 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
     elif verb == "pend" and target == "0":
         turn.answer()
         await _pending(turn)
+    elif verb == "pay" and target == "0":
+        turn.answer()
+        await payment_admin.show(turn)
     elif verb == "spec" and target == "0":
         turn.answer()
         await specialty_admin.show_list(turn)
     elif verb == "addsp" and target == "0":
         turn.answer()
         await specialty_admin.begin(turn)
-    elif verb in {"ok", "no"} and target.isdigit():
-        await _decide(turn, int(target), approve=verb == "ok")
+    elif verb == "ok" and target.isdigit():
+        await _decide(turn, int(target), approve=True)
+    elif await admin_menu.on_verb(turn, verb, target):
+        pass  # statistics, audit log, users, doctors, broadcast, rejection with a reason
     else:
         turn.answer(t("This button is not valid."))
 

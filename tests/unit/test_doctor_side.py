@@ -264,6 +264,8 @@ async def test_doctor_onboarding_through_every_step_with_bad_input(
         "end",
         "availability",
         "records",
+        "pin",
+        "lock",
         "settings",
         "help",
         "cancel",
@@ -362,8 +364,12 @@ async def test_reject_from_the_pending_list(harness: DoctorSideHarness) -> None:
     await harness.tap(ADMIN2, "Pending doctors")
     assert "Greta Hoffmann" in harness.last(ADMIN2) and "€50.00" in harness.last(ADMIN2)
     await harness.tap(ADMIN2, "Reject")
-    assert "Rejected." in harness.last(ADMIN2)
+    assert "Type a short reason" in harness.last(ADMIN2)
+    assert (await harness.doctor(DOC)).status == "pending"  # nothing decided before the reason
+    await harness.send(ADMIN2, "Licence <number> missing")
+    assert "Rejected Greta Hoffmann" in harness.last(ADMIN2)
     assert "did not approve" in harness.last(DOC)
+    assert "Reason: Licence &lt;number&gt; missing" in harness.last(DOC)
     doctor = await harness.doctor(DOC)
     assert doctor.status == "rejected"
     again = await harness.tap(ADMIN, "✅ Approve")

@@ -1,0 +1,223 @@
+"""Admins suspend and reinstate approved doctors (/admin → Doctors).
+
+Suspending asks first, then, in one transaction: the doctor's status becomes "suspended" (so
+booking refuses them: handlers/scheduling.py books approved doctors only), every future
+appointment is cancelled through the lifecycle (cancelled by "clinic"), each patient is told in
+their own zone and language with a one-tap offer to book another doctor of the same specialty,
+any paid visit is refunded through handlers/refunds.py, and the doctor is told. Reinstating
+makes the doctor bookable again.
+
+Patients' rebook button (`rb:-:spec:<specialty id>`) is stateless: it checks the presser is a
+registered patient and opens /book at the choice of doctor.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from clinic.appointments import AppointmentInPast, InvalidTransition, Status
+from clinic.roles import Role
+from handlers import booking, callbacks, conversation, refunds
+from handlers.admin_buttons import admin_data, not_valid
+from handlers.formatting import when
+from handlers.i18n import Html, Translator, plain, translator
+from handlers.port import InlineButton, InlineKeyboard
+from handlers.scheduling import cancel
+from handlers.turn import Turn
+from storage.models import Appointment, Doctor
+
+BUTTONS = "rb"
+LISTED = 40
+FAR_FUTURE = timedelta(days=3660)
+
+
+async def show_list(turn: Turn) -> None:
+    t = turn.t
+    doctors = await turn.uow.admin.doctors_with_status(("approved", "suspended"), LISTED)
+    if not doctors:
+        turn.reply(t("There are no approved or suspended doctors."))
+        return
+    lines, rows = [], []
+    for doctor in doctors:
+        name = doctor.user.full_name or "—"
+        if doctor.status == "approved":
+            lines.append(
+                t("• {name} · {specialty} · active", name=name, specialty=doctor.specialty.name)
+            )
+            label, verb = t("Suspend {name}", name=name), "susp"
+        else:
+            lines.append(
+                t("• {name} · {specialty} · suspended", name=name, specialty=doctor.specialty.name)
+            )
+            label, verb = t("Reinstate {name}", name=name), "rein"
+        rows.append((InlineButton(plain(label), admin_data(verb, doctor.id)),))
+    turn.reply(t("Doctors:\n{lines}", lines=Html("\n".join(lines))), InlineKeyboard(tuple(rows)))
+
+
+async def _future(turn: Turn, doctor: Doctor) -> list[Appointment]:
+    active = await turn.uow.appointments.active_for_doctor(
+        doctor.id, turn.now, turn.now + FAR_FUTURE
+    )
+    return [a for a in active if a.starts_at > turn.now and a.status != Status.IN_CONSULTATION]
+
+
+async def ask_suspend(turn: Turn, target: str) -> None:
+    t = turn.t
+    doctor = await turn.uow.doctors.get(int(target))
+    if doctor is None:
+        turn.answer(not_valid(t))
+        return
+    if doctor.status != "approved":
+        turn.answer(t("This doctor is not active, so cannot be suspended."), alert=True)
+        return
+    turn.answer()
+    count = len(await _future(turn, doctor))
+    turn.reply(
+        t(
+            "Suspend {name}? Patients will not be able to book them, and their {count} future "
+            "appointment(s) will be cancelled; each patient is told and offered another doctor.",
+            name=doctor.user.full_name or "—",
+            count=count,
+        ),
+        InlineKeyboard(
+            (
+                (
+                    InlineButton(t("Yes, suspend"), admin_data("susy", doctor.id)),
+                    InlineButton(t("Keep active"), admin_data("susn", doctor.id)),
+                ),
+            )
+        ),
+    )
+
+
+async def keep(turn: Turn, target: str) -> None:
+    t = turn.t
+    turn.answer(t("Nothing changed."))
+    if turn.event.message_id:
+        turn.edit(turn.event.message_id, t("Nothing changed: the doctor stays active."))
+
+
+async def suspend(turn: Turn, target: str) -> None:
+    t = turn.t
+    doctor = await turn.uow.doctors.lock(int(target))
+    if doctor is None:
+        turn.answer(not_valid(t))
+        return
+    if doctor.status != "approved":
+        turn.answer(t("This doctor is not active, so cannot be suspended."), alert=True)
+        return
+    doctor.status = "suspended"
+    cancelled = []
+    for appointment in await _future(turn, doctor):
+        try:
+            await cancel(turn.uow, appointment, "clinic", turn.now, turn.config.cancel_cutoff)
+        except (AppointmentInPast, InvalidTransition):
+            continue
+        cancelled.append(appointment)
+        notify_patient(turn, appointment, doctor)
+        # A paid visit: the clinic cancelled, so the refund policy for "clinic" applies.
+        await refunds.refund_for_cancellation(turn, appointment, by="clinic")
+    turn.uow.audit.record(
+        turn.event.user_id, doctor.user_id, "doctor_suspend", f"doctor:{doctor.id}", True, turn.now
+    )
+    name = doctor.user.full_name or "—"
+    turn.answer(t("Suspended."))
+    text = t(
+        "Suspended {name}. {count} future appointment(s) cancelled; the patients were told.",
+        name=name,
+        count=len(cancelled),
+    )
+    if turn.event.message_id:
+        turn.edit(turn.event.message_id, text)
+    else:
+        turn.reply(text)
+    turn.notify(
+        doctor.user.telegram_id,
+        _suspended_text(translator(doctor.user.language), len(cancelled)),
+    )
+
+
+async def reinstate(turn: Turn, target: str) -> None:
+    t = turn.t
+    doctor = await turn.uow.doctors.lock(int(target))
+    if doctor is None:
+        turn.answer(not_valid(t))
+        return
+    if doctor.status != "suspended":
+        turn.answer(t("This doctor is not suspended."), alert=True)
+        return
+    doctor.status = "approved"
+    turn.uow.audit.record(
+        turn.event.user_id,
+        doctor.user_id,
+        "doctor_reinstate",
+        f"doctor:{doctor.id}",
+        True,
+        turn.now,
+    )
+    turn.answer(t("Reinstated."))
+    text = t("Reinstated {name}: patients can book them again.", name=doctor.user.full_name or "—")
+    if turn.event.message_id:
+        turn.edit(turn.event.message_id, text)
+    else:
+        turn.reply(text)
+    t = translator(doctor.user.language)  # the doctor's own language from here on
+    turn.notify(
+        doctor.user.telegram_id,
+        t("Good news: the clinic reinstated your profile. Patients can book you again."),
+    )
+
+
+def _suspended_text(t: Translator, count: int) -> str:
+    """In the doctor's language."""
+    return t(
+        "The clinic has suspended your profile: patients cannot book you, and your "
+        "{count} future appointment(s) were cancelled (the patients were told). "
+        "Please contact the clinic.",
+        count=count,
+    )
+
+
+def notify_patient(turn: Turn, appointment: Appointment, doctor: Doctor) -> None:
+    """In the patient's zone and language; no reason, no specialty name on the lock screen."""
+    patient = appointment.patient
+    t = translator(patient.language)
+    turn.notify(
+        patient.telegram_id,
+        t(
+            "Your appointment with {doctor} on {when} was cancelled: the doctor is not "
+            "available. We are sorry. You can book another doctor:",
+            doctor=doctor.user.full_name or "—",
+            when=when(appointment.starts_at, patient.timezone, t.language),
+        ),
+        InlineKeyboard(
+            (
+                (
+                    InlineButton(
+                        t("Book another doctor"),
+                        callbacks.pack(BUTTONS, "", "spec", str(doctor.specialty_id)),
+                    ),
+                ),
+            )
+        ),
+    )
+
+
+async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
+    """A patient's one-tap rebook after a suspension: /book at the choice of doctor."""
+    t = turn.t
+    if callback.step != "spec" or not callback.action.isdigit():
+        turn.answer(not_valid(t))
+        return
+    user = turn.user
+    if user is None or user.role != Role.PATIENT.value or user.registered_at is None:
+        turn.answer(not_valid(t))
+        return
+    specialty = await turn.uow.specialties.get(int(callback.action))
+    if specialty is None:
+        turn.answer(not_valid(t))
+        return
+    turn.answer()
+    data = {"mode": "book", "page": 0, "spec": specialty.id}
+    conv = await conversation.start(turn, booking.FLOW, booking.Step.DOCTOR, data)
+    await booking.ask_async(turn, conv)
