@@ -36,6 +36,7 @@ from storage.models import ACTIVE_STATUSES, Appointment
 from storage.seeding import seed_doctor, seed_patient
 from storage.unit_of_work import UnitOfWork
 from tests.support.bot_process import BotProcess
+from tests.support.chat import unsigned
 from tests.support.databases import fresh_database
 
 DOCTOR_ID = 990_001
@@ -53,8 +54,8 @@ def slot_buttons(user: SimulatedUser, prefix: str) -> list[tuple[int, str]]:
             (message.message_id, b["callback_data"])
             for row in keyboard
             for b in row
-            if b.get("callback_data", "").split(":")[-1].startswith(prefix)
-            and b["callback_data"].split(":")[-1][1:].isdigit()
+            if unsigned(b.get("callback_data", "")).split(":")[-1].startswith(prefix)
+            and unsigned(b["callback_data"]).split(":")[-1][1:].isdigit()
         ]
         if found:
             return found

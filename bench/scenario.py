@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.emulator import SimulatedUser, Tap
+from tests.support.chat import unsigned
 
 Action = Literal["command", "text", "press", "tap", "pick", "relay"]
 
@@ -84,7 +85,7 @@ async def _pick(user: SimulatedUser, pattern: str) -> Tap:
             b["callback_data"]
             for row in keyboard
             for b in row
-            if re.search(pattern, b.get("callback_data", "").split(":")[-1])
+            if re.search(pattern, unsigned(b.get("callback_data", "")).split(":")[-1])
         ]
         if found:
             return await user.tap_data(found[user.id % len(found)], message.message_id)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.errors import StartupError
 from bot.keys import check_key_settings, load_cipher
 from bot.settings import Settings
+from handlers.callback_signing import CallbackSigner
 from handlers.dispatcher import Dispatcher, utc_now
 from handlers.planning import JobPlanner
 from handlers.port import Messenger
@@ -80,7 +81,8 @@ def core_opener(
         try:
             username = await messenger.bot_username()
             # One sending path (one rate limiter) for replies and scheduled jobs alike.
-            sending = build_sending(settings, sessions, messenger)
+            signer = CallbackSigner(cipher.subkeys(b"clinic-callback-signature"))
+            sending = build_sending(settings, sessions, messenger, signer)
             config = core_config(settings, username)
             async with scheduled_jobs(settings, sessions, sending, config) as planner:
                 yield build_dispatcher(
@@ -106,6 +108,7 @@ async def scheduled_jobs(
         no_show_after=timedelta(minutes=settings.no_show_after_minutes),
         feedback_after=timedelta(minutes=settings.feedback_after_minutes),
         idle_after=timedelta(minutes=settings.conversation_idle_minutes),
+        chat_log_retention_days=settings.chat_log_retention_days,
         core=config,
     )
     # Job functions find the session factory, sending path, settings and clock here: APScheduler
@@ -141,7 +144,10 @@ async def scheduled_jobs(
 
 
 def build_sending(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], messenger: Messenger
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    messenger: Messenger,
+    signer: CallbackSigner | None = None,
 ) -> SendingPath:
     async def mark_unreachable(chat_id: int) -> None:
         async with UnitOfWork(sessions) as uow:
@@ -153,7 +159,7 @@ def build_sending(
         per_chat_rate=settings.send_rate_per_chat,
         per_chat_burst=settings.send_burst_per_chat,
     )
-    return SendingPath(messenger, RateLimiter(limits), mark_unreachable)
+    return SendingPath(messenger, RateLimiter(limits), mark_unreachable, signer=signer)
 
 
 def build_dispatcher(
@@ -177,6 +183,13 @@ def core_config(settings: Settings, bot_username: str) -> CoreConfig:
         cancel_cutoff=timedelta(minutes=settings.cancel_cutoff_minutes),
         video_base_url=settings.video_room_base_url,
         clinic_name=settings.clinic_name,
+        retention_keep=frozenset(settings.retention_keep),
+        session_idle=timedelta(minutes=settings.session_idle_minutes),
+        incoming_per_minute=settings.incoming_per_minute,
+        payment_provider_token=settings.provider_token(),
+        hold_for=timedelta(minutes=settings.hold_minutes),
+        refund_full_before=timedelta(hours=settings.refund_full_before_hours),
+        late_cancel_refund_percent=settings.late_cancel_refund_percent,
     )
 
 

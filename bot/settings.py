@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from clinic.retention import DEFAULT_KEEP, parse_retention
 
 TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{10,}$")
 
@@ -25,7 +27,15 @@ SETTING_HELP: dict[str, str] = {
     "TELEGRAM_API_BASE_URL": "the Bot API root, e.g. https://api.telegram.org",
     "DEFAULT_TIMEZONE": "an IANA time zone name, e.g. Europe/Berlin or UTC",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
-    "PAYMENT_CURRENCY": "an ISO 4217 code for doctors' fees, e.g. EUR (default)",
+    "PAYMENT_CURRENCY": "an ISO 4217 code for doctors' fees, e.g. EUR (default), or XTR for "
+    "Telegram Stars",
+    "PAYMENT_PROVIDER_TOKEN": "the payment provider token @BotFather gave you (Payments), for "
+    "card payments; leave it empty with PAYMENT_CURRENCY=XTR (Stars need none)",
+    "HOLD_MINUTES": "minutes a paid time is held for the patient to pay, 1 to 1440 (default 15)",
+    "REFUND_FULL_BEFORE_HOURS": "hours before the start up to which a patient's cancellation is "
+    "refunded in full (default 24)",
+    "LATE_CANCEL_REFUND_PERCENT": "percent refunded for a later cancellation by the patient, "
+    "0 to 100 (default 0)",
     "VIDEO_ROOM_BASE_URL": "the video service rooms are made on (default https://meet.jit.si)",
     "CANCEL_CUTOFF_MINUTES": "minutes before the start after which a cancellation is late "
     "(default 60)",
@@ -40,6 +50,17 @@ SETTING_HELP: dict[str, str] = {
     "FEEDBACK_AFTER_MINUTES": "minutes after a consultation ends to ask for a rating (default 30)",
     "CONVERSATION_IDLE_MINUTES": "minutes a half-finished flow may sit idle before it is "
     "discarded, at least 2 (default 10; a warning comes one minute earlier)",
+    "RETENTION_KEEP": "what /delete_me keeps, detached from the patient's name, because the "
+    "law says medical and accounting records must stay: comma-separated from appointments "
+    "(time, doctor, status; never the reason), consultation_summaries, prescriptions, "
+    "payments, or none; anything not listed is erased "
+    "(default appointments,consultation_summaries,prescriptions,payments)",
+    "CHAT_LOG_RETENTION_DAYS": "days after a consultation closes that its relayed chat is kept "
+    "before a daily job deletes it; 0 keeps chats forever (default 365)",
+    "SESSION_IDLE_MINUTES": "minutes without activity after which an unlocked PIN session "
+    "locks again, at least 2 (default 10; a warning comes one minute earlier)",
+    "INCOMING_PER_MINUTE": "messages and taps one user may send per minute before the bot "
+    "asks them to slow down; 0 turns the limit off (default 20)",
 }
 
 
@@ -58,6 +79,12 @@ class Settings(BaseSettings):
     default_timezone: str = "UTC"
     log_level: str = "INFO"
     payment_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    # Payments are on with currency XTR (Telegram Stars) or with a provider token (cards);
+    # without either, paid doctors are booked with no payment step (clinic/payments.py).
+    payment_provider_token: SecretStr | None = None
+    hold_minutes: int = Field(default=15, ge=1, le=1440)
+    refund_full_before_hours: int = Field(default=24, ge=0)
+    late_cancel_refund_percent: int = Field(default=0, ge=0, le=100)
     cancel_cutoff_minutes: int = Field(default=60, ge=0)
     video_room_base_url: str = Field(default="https://meet.jit.si", pattern=r"^https?://\S+$")
     clinic_name: str = Field(
@@ -74,6 +101,12 @@ class Settings(BaseSettings):
     no_show_after_minutes: int = Field(default=15, ge=1)
     feedback_after_minutes: int = Field(default=30, ge=0)
     conversation_idle_minutes: int = Field(default=10, ge=2)
+    # Privacy: what /delete_me keeps (anonymised) and how long relayed chat logs live.
+    retention_keep: Annotated[tuple[str, ...], NoDecode] = DEFAULT_KEEP
+    chat_log_retention_days: int = Field(default=365, ge=0, le=36500)
+    # Security: PIN sessions lock when idle; a flood from one user must not slow the others.
+    session_idle_minutes: int = Field(default=10, ge=2)
+    incoming_per_minute: int = Field(default=20, ge=0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -94,6 +127,24 @@ class Settings(BaseSettings):
                 raise ValueError("not a list of positive minutes")
             return tuple(sorted({int(p) for p in parts}, reverse=True))
         return value
+
+    @field_validator("retention_keep", mode="before")
+    @classmethod
+    def _split_retention(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_retention(value)
+        return value
+
+    @field_validator("payment_provider_token")
+    @classmethod
+    def _check_provider_token(cls, value: SecretStr | None, info: ValidationInfo) -> object:
+        token = value.get_secret_value().strip() if value else ""
+        if token and info.data.get("payment_currency") == "XTR":
+            raise ValueError("must be empty when PAYMENT_CURRENCY is XTR")
+        return SecretStr(token) if token else None
+
+    def provider_token(self) -> str:
+        return self.payment_provider_token.get_secret_value() if self.payment_provider_token else ""
 
     @field_validator("telegram_api_base_url")
     @classmethod

@@ -9,7 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from handlers.callback_signing import SIGNED_EXTRA
+
 MAX_BYTES = 64
+# What pack() may use: the sending path appends a signature to every button.
+PACKED_MAX_BYTES = MAX_BYTES - SIGNED_EXTRA
 _PART = re.compile(r"^[A-Za-z0-9_.\-]{1,24}$")
 _DIGITS = re.compile(r"\d+")
 MAX_ID = 2**31 - 1
@@ -28,8 +32,8 @@ def pack(flow: str, token: str, step: str, action: str) -> str:
     if not all(_PART.match(p) for p in parts):
         raise ValueError(f"callback part not allowed: {parts!r}")
     data = ":".join(parts)
-    if len(data.encode("utf-8")) > MAX_BYTES:
-        raise ValueError("callback data over 64 bytes")
+    if len(data.encode("utf-8")) > PACKED_MAX_BYTES:
+        raise ValueError(f"callback data over {PACKED_MAX_BYTES} bytes")
     return data
 
 

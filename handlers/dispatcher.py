@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -17,27 +18,36 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.albums import AlbumCollector
+from handlers.broadcast_sender import BroadcastSender
 from handlers.events import Event, EventKind
-from handlers.i18n import language_for, translator
+from handlers.flood import IncomingLimit, Verdict
+from handlers.i18n import language_for, plain, translator
 from handlers.planning import JobPlanner, NoPlanning
 from handlers.port import BadRequest, Document, SentMessage, TransportError
+from handlers.refunds import carry_out_star_refund
 from handlers.router import route
 from handlers.sending import SendingPath, Undeliverable
 from handlers.turn import (
     Action,
     Answer,
+    AnswerPreCheckout,
     CopyOut,
     CoreConfig,
     Delete,
     Edit,
     EditCopy,
     Notify,
+    RefundStars,
     Reply,
     SendDocument,
+    SendInvoice,
+    SendPhoto,
     SendStoredFile,
     SetCommands,
+    StartBroadcast,
     Turn,
 )
+from storage.crypto import UnreadableValue
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -134,17 +144,54 @@ class Dispatcher:
         self._clock = clock
         self._lanes = UserLanes()
         self._albums = AlbumCollector(self._copy_album)
+        # Broadcasts run as background tasks, started after the confirming turn committed.
+        self.broadcasts = BroadcastSender(sessions, sending)
         self._in_flight = CopiesInFlight()
         self._handled = 0
+        self._incoming = IncomingLimit(config.incoming_per_minute)
+        self._refused: dict[int, Verdict] = {}
 
     def submit(self, event: Event) -> None:
+        if self._limited(event):
+            # Judged on arrival, before the lane: a queue of refused updates costs nothing.
+            verdict = self._incoming.check(event.user_id, event.media_group_id)
+            if verdict is not Verdict.HANDLE:
+                self._refused[event.update_id] = verdict
         self._lanes.submit(event, self._handle_safely)  # type: ignore[arg-type]
+
+    def _limited(self, event: Event) -> bool:
+        """What a person sends counts; service updates (blocked, payments) and admins don't."""
+        return (
+            event.kind in (EventKind.MESSAGE, EventKind.EDITED_MESSAGE, EventKind.CALLBACK)
+            and event.payment is None  # a successful_payment: money taken, never refused
+            and event.user_id not in self._config.admin_ids
+        )
+
+    async def _refuse(self, event: Event, verdict: Verdict) -> None:
+        t = translator(language_for(event.sender.language_code))
+        text = t(
+            "You are sending messages faster than I can handle them. Please wait a minute; "
+            "anything I did not answer, send again then."
+        )
+        with contextlib.suppress(Undeliverable, TransportError, BadRequest):
+            if event.callback_id:
+                say = verdict is Verdict.REFUSE_AND_SAY
+                await self._sending.answer_callback(
+                    event.chat_id, event.callback_id, text if say else None, alert=say
+                )
+            elif verdict is Verdict.REFUSE_AND_SAY:
+                await self._sending.send_text(event.chat_id, text)
 
     async def drain(self) -> None:
         await self._lanes.drain()
         await self._albums.flush_all()
+        await self.broadcasts.stop()  # shutting down: a running broadcast records where it got
 
     async def _handle_safely(self, event: Event) -> None:
+        verdict = self._refused.pop(event.update_id, None)
+        if verdict is not None:
+            await self._refuse(event, verdict)
+            return
         try:
             await self.handle(event)
         except Exception:
@@ -152,37 +199,54 @@ class Dispatcher:
             log.exception("update failed", extra={"update_id": event.update_id})
 
     async def handle(self, event: Event) -> None:
+        signer = self._sending.signer
+        if event.kind is EventKind.CALLBACK and signer is not None:
+            # Only data the bot signed for this chat goes further; anything else reads as
+            # an invalid button.
+            verified = signer.verify(event.chat_id, event.callback_data)
+            event = dataclasses.replace(event, callback_data=verified or "")
         if event.reply_to_message_id is not None or event.kind is EventKind.EDITED_MESSAGE:
             # A reply to (or an edit of) a relayed message is routed by the stored mapping
             # of copies; a copy still being sent from another person's lane is not in it yet.
             await self._in_flight.settled(event.chat_id)
         now = self._clock()
+        unreadable = False
         async with UnitOfWork(self._sessions) as uow:
             if not await uow.processed_updates.claim(event.update_id, now):
                 log.info("duplicate update dropped", extra={"update_id": event.update_id})
                 return
-            user = await uow.users.by_telegram_id(event.user_id)
-            language = user.language if user else language_for(event.sender.language_code)
-            turn = Turn(
-                event=event,
-                uow=uow,
-                t=translator(language),
-                config=self._config,
-                now=now,
-                user=user,
-                conversation=await uow.conversations.get(event.user_id),
-            )
+            language = language_for(event.sender.language_code)
+            actions: list[Action] = []
             try:
-                await route(turn)
-                await uow.commit()
-                actions = turn.actions
-            except Exception:
-                log.exception("handler failed", extra={"update_id": event.update_id})
-                actions = []
-                uow.changed_appointments.clear()
-                uow.changed_doctors.clear()
+                user = await uow.users.by_telegram_id(event.user_id)
+                conversation = await uow.conversations.get(event.user_id)
+            except UnreadableValue:
+                # Fail closed: no key opens this user's own data, so nothing is handled and
+                # nothing overwritten; `rotate-keys` lists the rows for the admins.
+                log.error("sender's data cannot be opened", extra={"update_id": event.update_id})
+                unreadable = True
+            if not unreadable:
+                language = user.language if user else language
+                turn = Turn(
+                    event=event,
+                    uow=uow,
+                    t=translator(language),
+                    config=self._config,
+                    now=now,
+                    user=user,
+                    conversation=conversation,
+                )
+                try:
+                    await route(turn)
+                    await uow.commit()
+                    actions = turn.actions
+                except Exception:
+                    log.exception("handler failed", extra={"update_id": event.update_id})
+                    actions = []
+                    uow.changed_appointments.clear()
+                    uow.changed_doctors.clear()
         if not actions and event.kind is not EventKind.BLOCKED:
-            actions = await self._apologise(event, now, language)
+            actions = await self._apologise(event, now, language, unreadable)
         await self._perform(event, actions)
         # Planning after the replies: a reminder already due must not beat "Booked!" to the chat.
         if uow.changed_appointments or uow.changed_doctors:
@@ -195,17 +259,27 @@ class Dispatcher:
         if self._handled % 1000 == 0:
             await self._prune(now)
 
-    async def _apologise(self, event: Event, now: datetime, language: str) -> list[Action]:
+    async def _apologise(
+        self, event: Event, now: datetime, language: str, unreadable: bool = False
+    ) -> list[Action]:
         """After a failure: the update still counts as handled, and the user hears why."""
         async with UnitOfWork(self._sessions) as uow:
             await uow.processed_updates.claim(event.update_id, now)
             await uow.commit()
         t = translator(language)
         text = t("Sorry, something went wrong on our side. Please try again in a moment.")
+        if unreadable:
+            text = t(
+                "Sorry, part of your stored data cannot be opened right now, so I can't help "
+                "with this. The clinic's admins can see the problem; please contact the clinic."
+            )
         if event.kind is EventKind.CALLBACK:
             return [Answer(text, alert=True)]
         if event.kind is EventKind.MESSAGE:
             return [Reply(text)]
+        if event.kind is EventKind.PRE_CHECKOUT and event.pre_checkout is not None:
+            # Unanswered, the payment form would spin for 10 seconds: refuse it plainly.
+            return [AnswerPreCheckout(event.pre_checkout.id, False, plain(text))]
         return []
 
     async def _perform(self, event: Event, actions: list[Action]) -> None:
@@ -241,8 +315,20 @@ class Dispatcher:
                 elif isinstance(action, CopyOut):
                     await self._albums.flush_chat(action.from_chat)
                     await self._copy_out(event, action)
+                elif isinstance(action, SendPhoto):
+                    await self._send_photo(event, action)
+                elif isinstance(action, StartBroadcast):
+                    self.broadcasts.start(action.broadcast_id)
                 elif isinstance(action, EditCopy):
                     await self._edit_copy(event, action)
+                elif isinstance(action, SendInvoice):
+                    await self._sending.send_invoice(chat, action.invoice)
+                elif isinstance(action, AnswerPreCheckout):
+                    await self._sending.answer_pre_checkout_query(
+                        chat, action.query_id, action.ok, action.error_message
+                    )
+                elif isinstance(action, RefundStars):
+                    await carry_out_star_refund(self._sessions, self._sending, self._clock, action)
             except Undeliverable:
                 return  # marked unreachable by the sending path; nothing more to send
             except BadRequest as exc:
@@ -263,6 +349,16 @@ class Dispatcher:
             # Every callback is answered, or the button keeps spinning.
             with contextlib.suppress(Undeliverable, TransportError):
                 await self._sending.answer_callback(chat, event.callback_id)
+
+    async def _send_photo(self, event: Event, action: SendPhoto) -> None:
+        """Rendered here, after commit and in a worker thread, so no transaction waits on it."""
+        try:
+            data = await asyncio.to_thread(action.render)
+        except Exception:
+            log.exception("picture not rendered", extra={"update_id": event.update_id})
+            return
+        photo = Document(action.filename, data, "image/png")
+        await self._sending.send_photo(event.chat_id, photo, action.caption)
 
     async def _notify(self, event: Event, action: Notify) -> None:
         """Someone else's chat: their failure (blocked bot) must not stop the sender's replies."""

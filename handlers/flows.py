@@ -14,14 +14,23 @@ from typing import Protocol
 from clinic.roles import Role
 from handlers import (
     admin,
+    admin_users,
     agenda,
     availability,
     booking,
+    broadcast,
     consultation,
+    data_export,
     doctor_onboarding,
+    doctor_rejection,
+    doctor_suspension,
+    erasure,
     feedback,
     keep_going,
     my_appointments,
+    payment_admin,
+    payments,
+    pin,
     profile_settings,
     record_upload,
     records,
@@ -105,3 +114,26 @@ COMMANDS["end"] = Command(frozenset({Role.DOCTOR}), wrap_up.begin)
 BUTTONS[feedback.BUTTONS] = feedback  # type: ignore[assignment]
 CONVERSATIONS[feedback.FLOW] = feedback  # type: ignore[assignment]
 BUTTONS[keep_going.BUTTONS] = keep_going  # type: ignore[assignment]
+
+# Payments: "Try again" after a hold ran out unpaid; the admins' payments view and CSV.
+BUTTONS[payments.BUTTONS] = payments  # type: ignore[assignment]
+BUTTONS[payment_admin.BUTTONS] = payment_admin  # type: ignore[assignment]
+
+# PIN-locked sessions: /pin sets or changes the PIN, /lock ends the session; "Keep unlocked".
+CONVERSATIONS[pin.FLOW] = pin  # type: ignore[assignment]
+BUTTONS[pin.BUTTONS] = pin  # type: ignore[assignment]
+COMMANDS["pin"] = Command(frozenset({Role.PATIENT, Role.DOCTOR}), pin.begin)
+COMMANDS["lock"] = Command(frozenset({Role.PATIENT, Role.DOCTOR}), pin.lock)
+
+# Privacy: /export (the patient's data as JSON and PDF); /delete_me (asks twice, then erases;
+# doctors and admins are told who closes their accounts).
+COMMANDS["export"] = Command(frozenset({Role.PATIENT}), data_export.begin)
+COMMANDS["delete_me"] = Command(EVERYONE, erasure.begin)
+CONVERSATIONS[erasure.FLOW] = erasure  # type: ignore[assignment]
+
+# Admin commands (/admin, handlers/admin_menu.py): rejecting with a reason, finding a user by
+# phone or Telegram id, broadcasts; patients' one-tap rebook after a doctor's suspension.
+CONVERSATIONS[doctor_rejection.FLOW] = doctor_rejection  # type: ignore[assignment]
+CONVERSATIONS[admin_users.FLOW] = admin_users  # type: ignore[assignment]
+CONVERSATIONS[broadcast.FLOW] = broadcast  # type: ignore[assignment]
+BUTTONS[doctor_suspension.BUTTONS] = doctor_suspension  # type: ignore[assignment]

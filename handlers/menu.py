@@ -25,6 +25,8 @@ def commands_for(role: Role | None, t: Translator) -> list[BotCommand]:
             BotCommand("end", t("Wrap up the open consultation")),
             BotCommand("availability", t("Your working hours")),
             BotCommand("records", t("Your patients' records")),
+            BotCommand("pin", t("Set or change your PIN")),
+            BotCommand("lock", t("Lock your records now")),
             settings,
             help_,
             cancel,
@@ -35,6 +37,9 @@ def commands_for(role: Role | None, t: Translator) -> list[BotCommand]:
         BotCommand("appointments", t("Your appointments")),
         BotCommand("records", t("Your records: visits, chats, prescriptions")),
         BotCommand("upload", t("Add a document to your record")),
+        BotCommand("export", t("Get a copy of all your data")),
+        BotCommand("delete_me", t("Delete your account and data")),
+        BotCommand("pin", t("Set or change your PIN")),
         settings,
         help_,
         cancel,
@@ -70,6 +75,7 @@ def help_text(role: Role | None, t: Translator) -> str:
             "/availability — weekly hours, days off, slot length, notice and horizon\n"
             "/end — wrap up the open consultation: summary, notes, prescriptions\n"
             "/records — your patients' records: past visits, chats, prescriptions, notes\n"
+            "/pin — set or change the PIN that guards records; /lock — lock them now\n"
             "/settings — your profile and time zone\n"
             "/cancel — leave what you are doing\n"
             "/help — this message"
@@ -81,6 +87,9 @@ def help_text(role: Role | None, t: Translator) -> str:
             "/appointments — your appointments: reschedule or cancel\n"
             "/records — your past consultations: summaries, chats, prescriptions, documents\n"
             "/upload — add a lab report or a scan to your record\n"
+            "/export — a copy of all your data, as a JSON file and a PDF\n"
+            "/delete_me — delete your account and personal data (asks twice)\n"
+            "/pin — protect your records with a PIN (optional); /lock — lock them now\n"
             "/settings — see or change your name, date of birth, phone and time zone\n"
             "/cancel — leave what you are doing\n"
             "/help — this message"

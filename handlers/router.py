@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from clinic.roles import Role
 from handlers import (
+    banned,
     callbacks,
     consultation,
     conversation,
     doctor_onboarding,
+    payments,
+    pin,
+    records,
     registration,
     wrap_up,
 )
@@ -34,8 +38,17 @@ async def route(turn: Turn) -> None:
         since = turn.now if event.kind is EventKind.BLOCKED else None
         await turn.uow.users.set_unreachable(event.user_id, since)
         return
+    if event.kind is EventKind.PRE_CHECKOUT:
+        await payments.on_pre_checkout(turn)  # always answered (no for banned/unknown users)
+        return
     if event.chat_id != event.user_id:
         return  # groups and channels are not served: health data stays in private chats
+    if event.payment is not None:
+        await payments.on_successful_payment(turn)  # money taken: never lost in a flow
+        return
+    if banned.refused(turn):
+        return  # banned by an admin: one clear reply, nothing else
+    pin.touch(turn)
     if event.kind is EventKind.CALLBACK:
         await _route_callback(turn)
     elif event.kind is EventKind.EDITED_MESSAGE:
@@ -69,6 +82,10 @@ async def _route_callback(turn: Turn) -> None:
         turn.answer(turn.t("This button is not valid."))
         return
     if not callback.token and callback.flow in BUTTONS:
+        if callback.flow == records.BUTTONS and not await pin.gate(
+            turn, f"btn:{turn.event.callback_data}"
+        ):
+            return
         await BUTTONS[callback.flow].on_button(turn, callback)
         return
     conv = turn.conversation
@@ -100,6 +117,8 @@ async def _route_command(turn: Turn, command: str) -> None:
             return
         if turn.user is None and role is Role.ADMIN:
             await _admin_account(turn)
+        if command in pin.LOCKED_COMMANDS and not await pin.gate(turn, f"cmd:{command}"):
+            return
         await COMMANDS[command].run(turn)
     elif command in COMMANDS and role is None and Role.PATIENT in COMMANDS[command].roles:
         turn.reply(t("Please register first: send /start."))

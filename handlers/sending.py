@@ -16,10 +16,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from handlers.callback_signing import CallbackSigner
 from handlers.port import (
     BotCommand,
     Document,
     InlineKeyboard,
+    Invoice,
     Markup,
     MessageNotModified,
     Messenger,
@@ -30,6 +32,7 @@ from handlers.port import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+M = TypeVar("M", bound="Markup | None")
 
 MAX_RETRY_AFTER_ATTEMPTS = 5
 MAX_RETRY_AFTER_SECONDS = 120.0
@@ -37,6 +40,10 @@ MAX_RETRY_AFTER_SECONDS = 120.0
 
 class Undeliverable(Exception):
     """The recipient can't be reached (blocked the bot) or Telegram kept refusing."""
+
+
+class Blocked(Undeliverable):
+    """403: the recipient blocked the bot or deleted the account (already marked unreachable)."""
 
 
 class TokenBucket:
@@ -115,11 +122,19 @@ class SendingPath:
         limiter: RateLimiter,
         on_unreachable: Callable[[int], Awaitable[None]],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        signer: CallbackSigner | None = None,
     ) -> None:
         self.messenger = messenger
         self._limiter = limiter
         self._on_unreachable = on_unreachable
         self._sleep = sleep
+        # Signs every inline button for the chat it is sent to; the dispatcher checks taps.
+        self.signer = signer
+
+    def _signed(self, chat_id: int, markup: M) -> M:
+        if self.signer is None:
+            return markup
+        return self.signer.sign_markup(chat_id, markup)  # type: ignore[return-value]
 
     async def _deliver(
         self, chat_id: int, call: Callable[[], Awaitable[T]], limited: str = "message"
@@ -138,12 +153,13 @@ class SendingPath:
             except RecipientUnavailable:
                 log.info("recipient unreachable", extra={"chat_id": chat_id})
                 await self._on_unreachable(chat_id)
-                raise Undeliverable(f"chat {chat_id} blocked the bot") from None
+                raise Blocked(f"chat {chat_id} blocked the bot") from None
         raise Undeliverable(f"chat {chat_id}: still rate limited after retries")
 
     async def send_text(
         self, chat_id: int, text: str, markup: Markup | None = None, reply_to: int | None = None
     ) -> SentMessage:
+        markup = self._signed(chat_id, markup)
         return await self._deliver(
             chat_id, lambda: self.messenger.send_text(chat_id, text, markup, reply_to)
         )
@@ -151,6 +167,8 @@ class SendingPath:
     async def edit_text(
         self, chat_id: int, message_id: int, text: str, markup: InlineKeyboard | None = None
     ) -> None:
+        markup = self._signed(chat_id, markup)
+
         async def call() -> None:
             with contextlib.suppress(MessageNotModified):  # already shows what we wanted
                 await self.messenger.edit_text(chat_id, message_id, text, markup)
@@ -161,6 +179,8 @@ class SendingPath:
     async def edit_markup(
         self, chat_id: int, message_id: int, markup: InlineKeyboard | None
     ) -> None:
+        markup = self._signed(chat_id, markup)
+
         async def call() -> None:
             with contextlib.suppress(MessageNotModified):
                 await self.messenger.edit_markup(chat_id, message_id, markup)
@@ -214,6 +234,13 @@ class SendingPath:
             chat_id, lambda: self.messenger.send_document(chat_id, document, caption)
         )
 
+    async def send_photo(
+        self, chat_id: int, photo: Document, caption: str | None = None
+    ) -> SentMessage:
+        return await self._deliver(
+            chat_id, lambda: self.messenger.send_photo(chat_id, photo, caption)
+        )
+
     async def send_document_by_id(
         self, chat_id: int, file_id: str, caption: str | None = None, kind: str = "document"
     ) -> SentMessage:
@@ -230,4 +257,22 @@ class SendingPath:
     async def set_chat_commands(self, chat_id: int, commands: list[BotCommand]) -> None:
         await self._deliver(
             chat_id, lambda: self.messenger.set_chat_commands(chat_id, commands), ""
+        )
+
+    async def send_invoice(self, chat_id: int, invoice: Invoice) -> SentMessage:
+        return await self._deliver(chat_id, lambda: self.messenger.send_invoice(chat_id, invoice))
+
+    async def answer_pre_checkout_query(
+        self, chat_id: int, query_id: str, ok: bool, error_message: str | None = None
+    ) -> None:
+        # Telegram waits 10 seconds for this answer: it never queues behind the chat's budget.
+        await self._deliver(
+            chat_id,
+            lambda: self.messenger.answer_pre_checkout_query(query_id, ok, error_message),
+            "",
+        )
+
+    async def refund_star_payment(self, user_id: int, telegram_charge_id: str) -> None:
+        await self._deliver(
+            user_id, lambda: self.messenger.refund_star_payment(user_id, telegram_charge_id), ""
         )

@@ -7,12 +7,14 @@ nothing is announced that was not saved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from clinic.retention import DEFAULT_KEEP
 from handlers.events import Event
 from handlers.i18n import Translator
-from handlers.port import BotCommand, Document, InlineKeyboard, Markup
+from handlers.port import BotCommand, Document, InlineKeyboard, Invoice, Markup
 from storage.models import Conversation, User
 from storage.unit_of_work import UnitOfWork
 
@@ -26,6 +28,15 @@ class CoreConfig:
     cancel_cutoff: timedelta = timedelta(hours=1)
     video_base_url: str = "https://meet.jit.si"
     clinic_name: str = "Telemedicine Clinic"
+    # /delete_me keeps these (clinic.retention.ITEMS), detached from the patient's name.
+    retention_keep: frozenset[str] = frozenset(DEFAULT_KEEP)
+    session_idle: timedelta = timedelta(minutes=10)  # an unlocked PIN session locks after this
+    incoming_per_minute: int = 20  # per user; 0 = no limit
+    # Payments (handlers/payments.py): off unless currency XTR (Stars) or a provider token.
+    payment_provider_token: str = field(default="", repr=False)
+    hold_for: timedelta = timedelta(minutes=15)  # a paid slot is held this long for payment
+    refund_full_before: timedelta = timedelta(hours=24)
+    late_cancel_refund_percent: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,11 +113,57 @@ class CopyOut:
 
 
 @dataclass(frozen=True)
+class SendInvoice:
+    """An invoice to the turn's chat (handlers/payments.py made the Payment row already)."""
+
+    invoice: Invoice
+
+
+@dataclass(frozen=True)
+class AnswerPreCheckout:
+    query_id: str
+    ok: bool
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundStars:
+    """refundStarPayment after commit; the outcome is stored on the payment and told.
+
+    On success the patient gets `refunded_text`; on failure the payment is marked owed, the
+    patient gets `owed_text` and every admin chat its notice (`admin_notices`)."""
+
+    payment_id: int | None
+    user_id: int
+    telegram_charge_id: str
+    refunded_text: str
+    owed_text: str
+    admin_notices: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class EditCopy:
     to_chat: int
     message_id: int
     text: str
     caption: bool = False
+
+
+@dataclass(frozen=True)
+class SendPhoto:
+    """A picture the bot makes (a chart): rendered after commit, off the event loop, so no
+    transaction waits on it; `render` returns PNG bytes."""
+
+    filename: str
+    render: Callable[[], bytes]
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class StartBroadcast:
+    """Start sending a saved Broadcast row in the background (handlers/broadcast_sender.py)."""
+
+    broadcast_id: int
 
 
 Action = (
@@ -120,6 +177,11 @@ Action = (
     | Notify
     | CopyOut
     | EditCopy
+    | SendInvoice
+    | AnswerPreCheckout
+    | RefundStars
+    | SendPhoto
+    | StartBroadcast
 )
 
 
@@ -168,6 +230,14 @@ class Turn:
 
     def set_commands(self, commands: list[BotCommand]) -> None:
         self.actions.append(SetCommands(tuple(commands)))
+
+    def send_photo(
+        self, filename: str, render: Callable[[], bytes], caption: str | None = None
+    ) -> None:
+        self.actions.append(SendPhoto(filename, render, caption))
+
+    def start_broadcast(self, broadcast_id: int) -> None:
+        self.actions.append(StartBroadcast(broadcast_id))
 
     @property
     def is_admin(self) -> bool:

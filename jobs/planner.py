@@ -3,6 +3,8 @@
 Per appointment (reloaded in a fresh unit of work, so the plan follows what was saved):
 - booked: a reminder at each offset before the start, a start notice for the doctor, and a
   no-show check some minutes after the start;
+- held for payment (or a hold expired by a booking that took its place): the hold-expiry job
+  at the hold's end (no reminders until it is paid);
 - in consultation: nothing pending (the no-show check and reminders go);
 - completed: a feedback prompt some minutes after it ended;
 - cancelled, moved (a reschedule books a new appointment) or missed: every job goes.
@@ -35,7 +37,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from clinic.appointments import Status
-from jobs import tasks
+from jobs import chat_purge, holds, tasks
 from jobs.runtime import JobSettings, utc_now
 from storage.unit_of_work import UnitOfWork
 
@@ -119,6 +121,7 @@ class SchedulerPlanner:
             tasks.start_id(appointment_id),
             tasks.no_show_id(appointment_id),
             tasks.feedback_id(appointment_id),
+            holds.hold_id(appointment_id),
         ]
 
     async def changed(self, appointment_ids: Iterable[int], doctor_ids: Iterable[int]) -> None:
@@ -141,6 +144,16 @@ class SchedulerPlanner:
                 IntervalTrigger(seconds=IDLE_SWEEP_SECONDS, timezone=UTC),
                 (),
                 IDLE_SWEEP_GRACE,
+            )
+        )
+        # Daily: relayed chats of consultations closed longer ago than CHAT_LOG_RETENTION_DAYS.
+        changes.append(
+            Add(
+                chat_purge.JOB_ID,
+                chat_purge.purge_chat_logs,
+                chat_purge.trigger(),
+                (),
+                chat_purge.GRACE,
             )
         )
         await asyncio.to_thread(self._apply, changes)
@@ -176,6 +189,19 @@ class SchedulerPlanner:
                         tasks.no_show_id(appointment_id),
                         tasks.mark_no_show,
                         at(start + settings.no_show_after),
+                        (appointment_id,),
+                        ONE_OFF_GRACE,
+                    )
+                elif (
+                    appointment is not None
+                    and status in (Status.HELD, Status.EXPIRED)
+                    and appointment.hold_expires_at is not None
+                ):
+                    # Held for payment: released (and the patient told) when the hold ends.
+                    wanted[holds.hold_id(appointment_id)] = Add(
+                        holds.hold_id(appointment_id),
+                        holds.expire_hold,
+                        at(appointment.hold_expires_at),
                         (appointment_id,),
                         ONE_OFF_GRACE,
                     )

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from clinic.appointments import InvalidTransition, Status, transition
 from clinic.timezones import zone
-from handlers import callbacks, feedback, wrap_up
+from handlers import callbacks, feedback, pin, wrap_up
 from handlers.agenda import day_window
 from handlers.formatting import clock, day, when
 from handlers.i18n import Html, translator
@@ -61,7 +61,7 @@ NEVER_EXPIRE = frozenset({wrap_up.FLOW})
 
 def claim_key(job_id: str, run_time: datetime) -> str:
     """The job_runs key for one run: one-off jobs are their id, recurring ones add the time."""
-    if job_id.startswith(("agenda:", IDLE_SWEEP_ID)):
+    if job_id.startswith(("agenda:", IDLE_SWEEP_ID, "chat-purge")):  # recurring ones
         return f"{job_id}@{run_time.astimezone(UTC):%Y-%m-%dT%H:%M}"
     return job_id
 
@@ -399,6 +399,44 @@ async def idle_sweep() -> None:
                     )
                 )
                 outgoing.append((key, conv.telegram_id, text, keyboard))
+        outgoing += await _session_sweep(
+            uow, now, settings.core.session_idle, settings.idle_warning
+        )
         await uow.commit()
     for key, chat_id, text, markup in outgoing:
         await _send(key, chat_id, text, markup)
+
+
+async def _session_sweep(
+    uow: UnitOfWork, now: datetime, idle: timedelta, warning: timedelta
+) -> list[tuple[str, int, str, Markup | None]]:
+    """Unlocked PIN sessions: warn a minute before the idle limit, lock at the limit."""
+    outgoing: list[tuple[str, int, str, Markup | None]] = []
+    minutes = int(idle.total_seconds() // 60)
+    for user_id, chat_id, language, _zone, active_at in await uow.planning.idle_sessions(
+        now - (idle - warning)
+    ):
+        t = translator(language)
+        stamp = f"{chat_id}:{_stamp(active_at)}"
+        if active_at <= now - idle:
+            if not await uow.planning.lock_session(user_id, active_at):
+                continue
+            key = f"pin-lock:{stamp}"
+            if not await uow.job_runs.claim(key, now, "sent"):
+                continue
+            text = t(
+                "Your records locked after {minutes} minutes without activity. You will be "
+                "asked for your PIN next time.",
+                minutes=minutes,
+            )
+            outgoing.append((key, chat_id, text, None))
+            continue
+        key = f"pin-warn:{stamp}"
+        if not await uow.job_runs.claim(key, now, "sent"):
+            continue
+        text = t("Your records lock in a minute unless you keep using the bot.")
+        keyboard = InlineKeyboard(
+            ((InlineButton(t("Keep unlocked"), pin.keep_data(_stamp(active_at))),),)
+        )
+        outgoing.append((key, chat_id, text, keyboard))
+    return outgoing

@@ -55,6 +55,7 @@ class Cipher:
         self._multi = MultiFernet(fernets)
         self._newest = fernets[0]
         self._hash_keys = [_hash_key(k) for k in keys]
+        self._raw_keys = [base64.urlsafe_b64decode(k.encode("ascii")) for k in keys]
 
     def encrypt(self, plaintext: str) -> str:
         return self._multi.encrypt(plaintext.encode("utf-8")).decode("ascii")
@@ -62,15 +63,30 @@ class Cipher:
     def decrypt(self, token: str) -> str:
         try:
             return self._multi.decrypt(token.encode("ascii")).decode("utf-8")
-        except InvalidToken:
+        except (InvalidToken, UnicodeError):
             raise UnreadableValue("no configured key opens this value") from None
+
+    def open_with_newest(self, token: str) -> str | None:
+        """The plaintext when the newest key alone opens the value, else None (needs rotating)."""
+        try:
+            return self._newest.decrypt(token.encode("ascii")).decode("utf-8")
+        except (InvalidToken, UnicodeError):
+            return None
 
     def rotate(self, token: str) -> str:
         """Re-encrypt with the newest key (raises UnreadableValue rather than overwrite)."""
         try:
             return self._multi.rotate(token.encode("ascii")).decode("ascii")
-        except InvalidToken:
+        except (InvalidToken, UnicodeError):
             raise UnreadableValue("no configured key opens this value") from None
+
+    def subkeys(self, purpose: bytes) -> list[bytes]:
+        """One derived key per configured key (newest first) for a purpose other than sealing,
+        such as signing button data: never an encryption key itself."""
+        return [
+            HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(raw)
+            for raw in self._raw_keys
+        ]
 
     def lookup_hash(self, value: str) -> str:
         """The keyed hash stored beside a searchable value (newest key)."""

@@ -10,7 +10,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ACTIVE_STATUSES, Appointment, Conversation, Doctor, Feedback, JobRun
+from storage.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    Conversation,
+    Doctor,
+    Feedback,
+    JobRun,
+    User,
+)
 
 
 class JobRunRepository:
@@ -120,5 +128,25 @@ class PlanningQueries:
                 Conversation.telegram_id == telegram_id,
                 Conversation.updated_at == seen_updated_at,
             )
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def idle_sessions(
+        self, active_before: datetime
+    ) -> Sequence[tuple[int, int, str, str, datetime]]:
+        """Unlocked PIN sessions quiet since before the time: (id, telegram id, language,
+        zone, last activity)."""
+        query = select(
+            User.id, User.telegram_id, User.language, User.timezone, User.session_active_at
+        ).where(User.session_active_at.is_not(None), User.session_active_at <= active_before)
+        rows = await self._session.execute(query.order_by(User.session_active_at))
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows if r[4] is not None]
+
+    async def lock_session(self, user_id: int, seen_active_at: datetime) -> bool:
+        """Lock the session only if no activity moved it since it was seen idle."""
+        result = await self._session.execute(
+            update(User)
+            .where(User.id == user_id, User.session_active_at == seen_active_at)
+            .values(session_active_at=None)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]

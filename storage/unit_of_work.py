@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from storage.admin_repositories import AdminQueries
 from storage.clinic_repositories import (
     AppointmentRepository,
     DoctorRepository,
@@ -18,11 +20,14 @@ from storage.clinic_repositories import (
 from storage.consultation_repositories import AuditRepository, ConsultationRepository
 from storage.job_repositories import FeedbackRepository, JobRunRepository, PlanningQueries
 from storage.models import Appointment, Doctor
+from storage.payment_repositories import PaymentRepository
+from storage.privacy_repositories import PrivacyRepository
 from storage.repositories import (
     ConversationRepository,
     ProcessedUpdateRepository,
     UserRepository,
 )
+from storage.unreadable_values import UnreadableValueRepository
 
 
 class UnitOfWork:
@@ -39,6 +44,10 @@ class UnitOfWork:
     job_runs: JobRunRepository
     feedback: FeedbackRepository
     planning: PlanningQueries
+    privacy: PrivacyRepository
+    payments: PaymentRepository
+    unreadable: UnreadableValueRepository
+    admin: AdminQueries
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -47,6 +56,8 @@ class UnitOfWork:
         # (reminders, no-show checks, digests) re-plans exactly what changed.
         self.changed_appointments: set[int] = set()
         self.changed_doctors: set[int] = set()
+        # Run once, right after the next commit (e.g. SQLite's WAL truncated after an erasure).
+        self._after_commit: list[Callable[[], Awaitable[None]]] = []
 
     def _collect_changes(self, session: Session, _context: object) -> None:
         for row in (*session.new, *session.dirty):
@@ -72,6 +83,10 @@ class UnitOfWork:
         self.job_runs = JobRunRepository(self._session)
         self.feedback = FeedbackRepository(self._session)
         self.planning = PlanningQueries(self._session)
+        self.privacy = PrivacyRepository(self._session)
+        self.payments = PaymentRepository(self._session)
+        self.unreadable = UnreadableValueRepository(self._session)
+        self.admin = AdminQueries(self._session)
         return self
 
     def savepoint(self) -> AsyncSessionTransaction:
@@ -87,6 +102,13 @@ class UnitOfWork:
     async def commit(self) -> None:
         assert self._session is not None
         await self._session.commit()
+        hooks, self._after_commit = self._after_commit, []
+        for hook in hooks:
+            await hook()
+
+    def after_commit(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` once the transaction is committed (never if it is rolled back)."""
+        self._after_commit.append(hook)
 
     async def __aexit__(
         self,

@@ -15,8 +15,10 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.emulator import BotApiEmulator
+from handlers.callback_signing import CallbackSigner
 from storage.crypto import Cipher, generate_key
 from storage.database import create_engine, session_factory
+from storage.types import cipher_of
 from tests.support.bot_process import BotProcess
 from tests.support.databases import PG_SKIP_REASON, fresh_database, postgres_url
 
@@ -38,6 +40,12 @@ class World:
     def database_files(self) -> list[Path]:
         return sorted(self.workdir.glob("clinic.db*"))
 
+    def signed(self, chat_id: int, data: str) -> str:
+        """Button data as the bot signs it for that chat: for a test that must push data no
+        button on screen carries (a stale tap, or checks that hold behind the signature)."""
+        cipher = cipher_of(self.engine.dialect)
+        return CallbackSigner(cipher.subkeys(b"clinic-callback-signature")).sign(chat_id, data)
+
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def e2e_db_kind(request: pytest.FixtureRequest) -> str:
@@ -52,9 +60,18 @@ def framework(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="module")
+def bot_env() -> dict[str, str]:
+    """Settings a test module adds for its bot process: override this fixture in the module."""
+    return {}
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(
-    e2e_db_kind: str, framework: str, tmp_path_factory: pytest.TempPathFactory
+    e2e_db_kind: str,
+    framework: str,
+    bot_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[World]:
     workdir = tmp_path_factory.mktemp(f"bot-{e2e_db_kind}-{framework}")
     key = generate_key()
@@ -70,8 +87,11 @@ async def world(
                 "ADMIN_IDS": str(ADMIN_ID),
                 "DEFAULT_TIMEZONE": "Europe/Berlin",
                 "LOG_LEVEL": "INFO",
-                # Scripted users answer instantly; a person never outpaces the default burst.
+                # Scripted users answer instantly; a person never outpaces the default burst
+                # or the incoming limit (tests/e2e/test_flood_e2e.py keeps the default).
                 "SEND_BURST_PER_CHAT": "30",
+                "INCOMING_PER_MINUTE": "1000",
+                **bot_env,
             },
             cwd=workdir,
             args=["--framework", framework],

@@ -11,7 +11,7 @@ from icalendar import Calendar
 from bot.emulator import SimulatedUser
 from storage.seeding import EVERY_DAY_8_TO_20, seed_doctor, seed_patient
 from tests.e2e.conftest import World
-from tests.support.chat import buttons, pick
+from tests.support.chat import buttons, pick, unsigned
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
 
@@ -126,7 +126,9 @@ async def test_kolkata_doctor_and_new_york_patient_across_the_us_clock_change(
 
     for day in (before, after):
         await to_calendar(ben, "Neurology", "Dr Arjun Rao · Neurology · €50.00")
-        while not any(data.endswith(f"d{day:%Y%m%d}") for _, _, data in buttons(ben, r"^[dm]\d+$")):
+        while not any(
+            unsigned(data).endswith(f"d{day:%Y%m%d}") for _, _, data in buttons(ben, r"^[dm]\d+$")
+        ):
             await pick(ben, r"^m\d{6}$", index=-1)  # the "next month" arrow
             await ben.expect("pick a day")
         await pick(ben, rf"^d{day:%Y%m%d}$")

@@ -12,6 +12,7 @@ from storage.models import Appointment
 from storage.seeding import seed_doctor, seed_patient
 from storage.unit_of_work import UnitOfWork
 from tests.e2e.conftest import World
+from tests.support.chat import unsigned
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
 
@@ -49,7 +50,7 @@ async def open_from_agenda(doctor: SimulatedUser, appointment_id: int) -> None:
         b["callback_data"]
         for row in keyboard
         for b in row
-        if b["callback_data"] == f"cs:-:open:{appointment_id}"
+        if unsigned(b["callback_data"]) == f"cs:-:open:{appointment_id}"
     )
     await (await doctor.tap_data(data, agenda.message_id)).answer()
     await doctor.expect("is open")

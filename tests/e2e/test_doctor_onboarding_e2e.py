@@ -64,6 +64,8 @@ async def test_a_doctor_joins_by_invite_is_approved_and_sets_hours(world: World)
         "end",
         "availability",
         "records",
+        "pin",
+        "lock",
         "settings",
         "help",
         "cancel",

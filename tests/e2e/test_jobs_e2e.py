@@ -11,6 +11,7 @@ from storage.models import Appointment
 from storage.seeding import seed_doctor, seed_patient
 from storage.unit_of_work import UnitOfWork
 from tests.e2e.conftest import World
+from tests.support.chat import unsigned
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
 
@@ -54,7 +55,7 @@ async def test_a_reminder_due_while_the_bot_was_down_arrives_once(world: World) 
     assert "starts soon" in reminder.text and "Dr Jana Novak" in reminder.text
     assert "Palpitations" not in reminder.text and "Cardiology" not in reminder.text
     keyboard = reminder.get("reply_markup", {}).get("inline_keyboard", [])
-    assert [b["callback_data"] for row in keyboard for b in row] == [
+    assert [unsigned(b["callback_data"]) for row in keyboard for b in row] == [
         f"ap:-:ok:{appointment_id}",
         f"ap:-:re:{appointment_id}",
         f"ap:-:cx:{appointment_id}",
@@ -73,6 +74,8 @@ async def test_a_reminder_due_while_the_bot_was_down_arrives_once(world: World) 
     }
     # Confirm only thanks.
     answer = await (
-        await patient.tap_data(f"ap:-:ok:{appointment_id}", reminder.message_id)
+        await patient.tap_data(
+            world.signed(patient.id, f"ap:-:ok:{appointment_id}"), reminder.message_id
+        )
     ).answer()
     assert answer["text"] == "Thanks, see you then."

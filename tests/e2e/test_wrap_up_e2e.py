@@ -14,6 +14,7 @@ from storage.models import Appointment, Consultation, Prescription
 from storage.seeding import seed_doctor, seed_patient
 from storage.unit_of_work import UnitOfWork
 from tests.e2e.conftest import World
+from tests.support.chat import unsigned
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.e2e]
 
@@ -43,17 +44,19 @@ async def appointment_soon(world: World, doctor_id: int, patient_id: int) -> int
         return appointment.id
 
 
-async def open_visit(doctor: SimulatedUser, appointment_id: int) -> None:
+async def open_visit(world: World, doctor: SimulatedUser, appointment_id: int) -> None:
     """Tap "Open" on the agenda when it offers one, else push the same data on a message."""
     wanted = f"cs:-:open:{appointment_id}"
     await doctor.send_command("agenda")
     agenda = await doctor.expect()
     keyboard = (agenda.get("reply_markup") or {}).get("inline_keyboard", [])
-    offered = [b["text"] for row in keyboard for b in row if b.get("callback_data") == wanted]
+    offered = [
+        b["text"] for row in keyboard for b in row if unsigned(b.get("callback_data", "")) == wanted
+    ]
     if offered:
         await (await doctor.tap(offered[0], agenda.message_id)).answer()
     else:
-        await (await doctor.tap_data(wanted, agenda.message_id)).answer()
+        await (await doctor.tap_data(world.signed(doctor.id, wanted), agenda.message_id)).answer()
     await doctor.expect("is open")
 
 
@@ -81,7 +84,7 @@ async def test_the_doctor_wraps_up_and_the_patient_gets_summary_and_pdf(world: W
     doctor_id = await seed_doctor(world.sessions, doctor.id, "Dr Mira Kaur")
     patient_row = await seed_patient(world.sessions, patient.id, "Anna Schmidt")
     appointment_id = await appointment_soon(world, doctor_id, patient_row)
-    await open_visit(doctor, appointment_id)
+    await open_visit(world, doctor, appointment_id)
     await patient.expect("has joined your consultation")
 
     # One message each way through the bot.
@@ -128,7 +131,7 @@ async def test_the_doctor_wraps_up_and_the_patient_gets_summary_and_pdf(world: W
     ]
     assert any(
         b["text"] == "Book again with Dr Mira Kaur"
-        and b.get("callback_data") == f"bk:-:again:{doctor_id}"
+        and unsigned(b.get("callback_data", "")) == f"bk:-:again:{doctor_id}"
         for b in buttons
     )
 

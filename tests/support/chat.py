@@ -7,6 +7,12 @@ import re
 from bot.emulator import SimulatedUser
 
 
+def unsigned(data: str) -> str:
+    """Button data without the signature the bot appends for the chat (callback_signing)."""
+    head, separator, _signature = data.rpartition("~")
+    return head if separator else data
+
+
 def buttons(user: SimulatedUser, pattern: str) -> list[tuple[int, str, str]]:
     """(message id, label, callback data) on the newest message with matching buttons."""
     for message in reversed(user.messages):
@@ -17,7 +23,8 @@ def buttons(user: SimulatedUser, pattern: str) -> list[tuple[int, str, str]]:
             (message.message_id, b["text"], b["callback_data"])
             for row in keyboard
             for b in row
-            if "callback_data" in b and re.search(pattern, b["callback_data"].split(":")[-1])
+            if "callback_data" in b
+            and re.search(pattern, unsigned(b["callback_data"]).split(":")[-1])
         ]
         if found:
             return found

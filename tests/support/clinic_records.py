@@ -134,3 +134,17 @@ async def record_documents(sessions: async_sessionmaker[AsyncSession]) -> list[R
         rows = list(await session.scalars(select(RecordDocument).order_by(RecordDocument.id)))
         session.expunge_all()
         return rows
+
+
+async def unlocked_session(
+    sessions: async_sessionmaker[AsyncSession], telegram_id: int, at: datetime, pin: str = "2580"
+) -> None:
+    """Give the user a PIN and an unlocked session as of `at` (doctors need one for records)."""
+    from argon2 import PasswordHasher
+
+    async with sessions() as session:
+        user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+        assert user is not None, telegram_id
+        user.pin_hash = PasswordHasher().hash(pin)
+        user.session_active_at = at
+        await session.commit()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+from handlers.callback_signing import CallbackSigner
 from handlers.dispatcher import Dispatcher
 from handlers.events import Event
 from handlers.planning import JobPlanner
@@ -72,6 +74,9 @@ def make_harness(
     admin_ids: frozenset[int] = frozenset(),
     clock: Clock | None = None,
     planner: JobPlanner | None = None,
+    signer: CallbackSigner | None = None,
+    incoming_per_minute: int = 0,
+    config_extra: dict[str, Any] | None = None,
 ) -> Harness:
     messenger = FakeMessenger()
     unreachable: list[int] = []
@@ -84,13 +89,21 @@ def make_harness(
         return None
 
     sending = SendingPath(
-        messenger, RateLimiter(Limits(1000, 1000, 1000), sleep=no_sleep), mark, sleep=no_sleep
+        messenger,
+        RateLimiter(Limits(1000, 1000, 1000), sleep=no_sleep),
+        mark,
+        sleep=no_sleep,
+        signer=signer,
     )
     dispatcher = Dispatcher(
         storage.sessions,
         sending,
         CoreConfig(
-            admin_ids=admin_ids, default_timezone="Europe/Berlin", bot_username="clinic_test_bot"
+            admin_ids=admin_ids,
+            default_timezone="Europe/Berlin",
+            bot_username="clinic_test_bot",
+            incoming_per_minute=incoming_per_minute,
+            **(config_extra or {}),  # e.g. payment settings
         ),
         clock=clock,
         planner=planner,

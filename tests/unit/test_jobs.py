@@ -167,6 +167,7 @@ async def test_start_up_replans_everything_once_and_skips_work_already_done(
             f"noshow:{upcoming}",
             "agenda:1",
             "idle-sweep",
+            "chat-purge",
         ]
     )
     agenda = scheduler.get_job("agenda:1")

@@ -26,6 +26,7 @@ from tests.support.clinic_records import (
     audit_entries,
     record_documents,
     seed_closed_consultation,
+    unlocked_session,
     user_id_of,
 )
 from tests.support.harness import Clock, Harness, make_harness
@@ -43,6 +44,8 @@ async def harness(storage: Storage) -> Harness:
     await seed_doctor(storage.sessions, DOC2, "Dr Arjun Rao", "Neurology", "Asia/Kolkata")
     await seed_patient(storage.sessions, ANNA, "Anna Schmidt", "Europe/Berlin")
     await seed_patient(storage.sessions, BEN, "Ben Okafor", "America/New_York")
+    for doctor in (DOC, DOC2):  # records are behind the doctor's PIN (tests/unit/test_pin.py)
+        await unlocked_session(storage.sessions, doctor, NOW)
     return make_harness(storage, clock=Clock(NOW))
 
 

@@ -1,0 +1,104 @@
+"""Signed button data and the per-user incoming limit, through the real dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from handlers import callbacks
+from handlers.callback_signing import CallbackSigner
+from handlers.flood import IncomingLimit, Verdict
+from storage.crypto import Cipher, generate_key
+from storage.seeding import seed_doctor, seed_patient
+from tests.conftest import Storage
+from tests.support.harness import make_harness
+
+ANNA, BEN, DOC = 501, 502, 801
+TOO_FAST = "You are sending messages faster than I can handle them"
+OLD_KEY, NEW_KEY = generate_key(), generate_key()
+PURPOSE = b"clinic-callback-signature"
+
+
+def signer(*keys: str) -> CallbackSigner:
+    return CallbackSigner(Cipher(list(keys)).subkeys(PURPOSE))
+
+
+def test_signatures_are_per_chat_and_survive_a_key_rotation() -> None:
+    old = signer(OLD_KEY)
+    data = callbacks.pack("rc", "", "chat", "17")
+    signed = old.sign(ANNA, data)
+    assert old.verify(ANNA, signed) == data
+    assert old.verify(BEN, signed) is None  # copied into another chat
+    assert old.verify(ANNA, data) is None  # made by hand, unsigned
+    assert old.verify(ANNA, signed.replace(":17~", ":18~")) is None  # id changed
+    assert old.verify(ANNA, signed[:-1] + ("A" if signed[-1] != "A" else "B")) is None
+    assert old.verify(ANNA, None) is None and old.verify(ANNA, "~") is None
+    rotated = signer(NEW_KEY, OLD_KEY)
+    assert rotated.verify(ANNA, signed) == data  # sent before the rotation, still valid
+    assert signer(NEW_KEY).verify(ANNA, signed) is None  # once the old key is dropped
+
+
+def test_the_longest_packable_data_still_fits_64_bytes_once_signed() -> None:
+    longest = callbacks.pack("a" * 12, "b" * 12, "c" * 12, "d" * 16)
+    assert len(signer(NEW_KEY).sign(-(10**15), longest).encode()) <= callbacks.MAX_BYTES
+    with pytest.raises(ValueError):
+        callbacks.pack("a" * 12, "b" * 12, "c" * 12, "d" * 17)
+
+
+def test_the_incoming_limit_counts_a_window_and_an_album_once() -> None:
+    now = [0.0]
+    limit = IncomingLimit(3, clock=lambda: now[0])
+    assert [limit.check(ANNA) for _ in range(3)] == [Verdict.HANDLE] * 3
+    assert limit.check(ANNA) is Verdict.REFUSE_AND_SAY
+    assert limit.check(ANNA) is Verdict.REFUSE  # one polite reply per window, not one each
+    assert limit.check(BEN) is Verdict.HANDLE  # others are not affected
+    now[0] = 61.0
+    assert limit.check(ANNA) is Verdict.HANDLE
+    assert [limit.check(ANNA, "album-1") for _ in range(10)] == [Verdict.HANDLE] * 10
+    assert limit.check(ANNA) is Verdict.HANDLE  # the album counted as one message
+    assert limit.check(ANNA) is Verdict.REFUSE_AND_SAY
+    assert IncomingLimit(0).check(ANNA) is Verdict.HANDLE  # 0 turns the limit off
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgresql"], indirect=True)
+async def test_only_buttons_signed_for_this_chat_are_acted_on(storage: Storage) -> None:
+    await seed_doctor(storage.sessions, DOC, "Dr Mira Kaur", "Cardiology", "Europe/Berlin")
+    await seed_patient(storage.sessions, ANNA, "Anna Schmidt", "Europe/Berlin")
+    await seed_patient(storage.sessions, BEN, "Ben Okafor", "Europe/Berlin")
+    h = make_harness(storage, signer=signer(NEW_KEY))
+    await h.send(ANNA, "/book")
+    message_id, signed = h.messenger.button_data(ANNA, "Cardiology")
+    assert "~" in signed  # what went out carries the signature
+    before = len(h.messenger.texts_to(ANNA))
+    unsigned = signed.rpartition("~")[0]
+    for forged in (unsigned, signer(OLD_KEY).sign(ANNA, unsigned), signed + "x"):
+        event = await h.tap_data(ANNA, message_id, forged)
+        assert h.answer(event) == "This button is not valid."
+    event = await h.tap_data(BEN, message_id, signed)  # Anna's button replayed by Ben
+    assert h.answer(event) == "This button is not valid."
+    assert len(h.messenger.texts_to(ANNA)) == before
+    await h.tap(ANNA, "Cardiology")  # the genuine tap still works
+    assert "Dr Mira Kaur" in str(h.messenger.last_to(ANNA).markup)
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
+async def test_a_flood_from_one_user_gets_one_reply_and_others_are_served(
+    storage: Storage,
+) -> None:
+    await seed_patient(storage.sessions, ANNA, "Anna Schmidt", "Europe/Berlin")
+    await seed_patient(storage.sessions, BEN, "Ben Okafor", "Europe/Berlin")
+    h = make_harness(storage, incoming_per_minute=20)
+    for number in range(100):
+        h.dispatcher.submit(h.events.text(ANNA, f"message {number} 🚀 Привет"))
+    h.dispatcher.submit(h.events.text(BEN, "/help"))
+    await asyncio.wait_for(h.dispatcher.drain(), 30)
+    anna = h.messenger.texts_to(ANNA)
+    assert sum(TOO_FAST in text for text in anna) == 1
+    assert len(anna) == 21  # 20 handled (each answered), one polite refusal
+    assert "/book" in h.last(BEN)
+    # A tap over the limit is still answered, so no button keeps spinning.
+    tap = h.events.callback(ANNA, 1, "bk:-:x:y")
+    h.dispatcher.submit(tap)
+    await asyncio.wait_for(h.dispatcher.drain(), 10)
+    assert tap.callback_id in h.messenger.answers
