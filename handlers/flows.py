@@ -66,6 +66,8 @@ class ButtonHandler(Protocol):
 class Command:
     roles: frozenset[Role]
     run: Callable[[Turn], Awaitable[None]]
+    # Reads health data: runs only in an unlocked PIN session (handlers/pin.py asks first).
+    needs_unlock: bool = False
 
 
 EVERYONE = frozenset(Role)
@@ -102,7 +104,11 @@ COMMANDS["agenda"] = Command(frozenset({Role.DOCTOR}), agenda.show)
 # Records: a patient's own, a doctor's patients'; uploads to one's own record.
 CONVERSATIONS[record_upload.FLOW] = record_upload  # type: ignore[assignment]
 BUTTONS[records.BUTTONS] = records  # type: ignore[assignment]
-COMMANDS["records"] = Command(frozenset({Role.PATIENT, Role.DOCTOR}), records.show)
+# Stateless buttons that read health data: like needs_unlock commands, behind the PIN.
+LOCKED_BUTTONS = frozenset({records.BUTTONS})
+COMMANDS["records"] = Command(
+    frozenset({Role.PATIENT, Role.DOCTOR}), records.show, needs_unlock=True
+)
 COMMANDS["upload"] = Command(frozenset({Role.PATIENT}), record_upload.begin)
 
 # The consultation wrap-up: summary, private notes, prescriptions, follow-up (/end).
@@ -127,7 +133,7 @@ COMMANDS["lock"] = Command(frozenset({Role.PATIENT, Role.DOCTOR}), pin.lock)
 
 # Privacy: /export (the patient's data as JSON and PDF); /delete_me (asks twice, then erases;
 # doctors and admins are told who closes their accounts).
-COMMANDS["export"] = Command(frozenset({Role.PATIENT}), data_export.begin)
+COMMANDS["export"] = Command(frozenset({Role.PATIENT}), data_export.begin, needs_unlock=True)
 COMMANDS["delete_me"] = Command(EVERYONE, erasure.begin)
 CONVERSATIONS[erasure.FLOW] = erasure  # type: ignore[assignment]
 

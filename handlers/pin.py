@@ -11,6 +11,7 @@ for the PIN runs once the session is unlocked.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from clinic import pin_rules
 from clinic.pin_rules import PinProblem
@@ -26,8 +27,8 @@ log = logging.getLogger(__name__)
 FLOW = "pin"
 BUTTONS = "pn"
 NEW, REPEAT, CURRENT, UNLOCK = "new", "repeat", "current", "unlock"
-# Commands and stateless buttons that read health data: they wait for an unlocked session.
-LOCKED_COMMANDS = frozenset({"records", "export"})
+# An unlocked session's activity is written at most this often: not on every single update.
+TOUCH_EVERY = timedelta(seconds=30)
 
 
 # The gate ---------------------------------------------------------------------------------------
@@ -39,10 +40,10 @@ def touch(turn: Turn) -> None:
     user = turn.user
     if user is None or user.session_active_at is None:
         return
-    if pin_rules.session_open(user.session_active_at, turn.now, turn.config.session_idle):
-        user.session_active_at = turn.now
-    else:
+    if not pin_rules.session_open(user.session_active_at, turn.now, turn.config.session_idle):
         user.session_active_at = None
+    elif turn.now - user.session_active_at >= TOUCH_EVERY:
+        user.session_active_at = turn.now
 
 
 def unlocked(turn: Turn) -> bool:

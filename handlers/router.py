@@ -11,13 +11,12 @@ from handlers import (
     doctor_onboarding,
     payments,
     pin,
-    records,
     registration,
     wrap_up,
 )
 from handlers.deep_links import open_deep_link
 from handlers.events import EventKind
-from handlers.flows import BUTTONS, COMMANDS, CONVERSATIONS
+from handlers.flows import BUTTONS, COMMANDS, CONVERSATIONS, LOCKED_BUTTONS
 from handlers.menu import commands_for, help_text, show_main_menu
 from handlers.port import RemoveKeyboard
 from handlers.turn import Turn
@@ -82,7 +81,7 @@ async def _route_callback(turn: Turn) -> None:
         turn.answer(turn.t("This button is not valid."))
         return
     if not callback.token and callback.flow in BUTTONS:
-        if callback.flow == records.BUTTONS and not await pin.gate(
+        if callback.flow in LOCKED_BUTTONS and not await pin.gate(
             turn, f"btn:{turn.event.callback_data}"
         ):
             return
@@ -117,7 +116,7 @@ async def _route_command(turn: Turn, command: str) -> None:
             return
         if turn.user is None and role is Role.ADMIN:
             await _admin_account(turn)
-        if command in pin.LOCKED_COMMANDS and not await pin.gate(turn, f"cmd:{command}"):
+        if COMMANDS[command].needs_unlock and not await pin.gate(turn, f"cmd:{command}"):
             return
         await COMMANDS[command].run(turn)
     elif command in COMMANDS and role is None and Role.PATIENT in COMMANDS[command].roles:

@@ -413,7 +413,7 @@ async def _session_sweep(
     """Unlocked PIN sessions: warn a minute before the idle limit, lock at the limit."""
     outgoing: list[tuple[str, int, str, Markup | None]] = []
     minutes = int(idle.total_seconds() // 60)
-    for user_id, chat_id, language, _zone, active_at in await uow.planning.idle_sessions(
+    for user_id, chat_id, language, active_at in await uow.planning.idle_sessions(
         now - (idle - warning)
     ):
         t = translator(language)

@@ -133,14 +133,14 @@ class PlanningQueries:
 
     async def idle_sessions(
         self, active_before: datetime
-    ) -> Sequence[tuple[int, int, str, str, datetime]]:
+    ) -> Sequence[tuple[int, int, str, datetime]]:
         """Unlocked PIN sessions quiet since before the time: (id, telegram id, language,
-        zone, last activity)."""
-        query = select(
-            User.id, User.telegram_id, User.language, User.timezone, User.session_active_at
-        ).where(User.session_active_at.is_not(None), User.session_active_at <= active_before)
+        last activity)."""
+        query = select(User.id, User.telegram_id, User.language, User.session_active_at).where(
+            User.session_active_at <= active_before  # NULL (locked) never compares true
+        )
         rows = await self._session.execute(query.order_by(User.session_active_at))
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows if r[4] is not None]
+        return [(r[0], r[1], r[2], r[3]) for r in rows if r[3] is not None]
 
     async def lock_session(self, user_id: int, seen_active_at: datetime) -> bool:
         """Lock the session only if no activity moved it since it was seen idle."""

@@ -15,6 +15,7 @@ from storage.models import (
     Appointment,
     AuditEntry,
     Consultation,
+    Doctor,
     Prescription,
     RecordDocument,
     RelayedMessage,
@@ -46,6 +47,18 @@ class Rx:
 async def user_id_of(sessions: async_sessionmaker[AsyncSession], telegram_id: int) -> int:
     async with sessions() as session:
         found = await session.scalar(select(User.id).where(User.telegram_id == telegram_id))
+        assert found is not None, telegram_id
+        return found
+
+
+async def doctor_id_of(sessions: async_sessionmaker[AsyncSession], telegram_id: int) -> int:
+    """The doctors-table id of a seeded doctor, by Telegram id."""
+    async with sessions() as session:
+        found = await session.scalar(
+            select(Doctor.id)
+            .join(User, Doctor.user_id == User.id)
+            .where(User.telegram_id == telegram_id)
+        )
         assert found is not None, telegram_id
         return found
 

@@ -12,6 +12,8 @@ from handlers.events import Event
 from handlers.planning import JobPlanner
 from handlers.sending import Limits, RateLimiter, SendingPath
 from handlers.turn import CoreConfig
+from jobs import runtime as job_runtime
+from jobs.runtime import JobSettings, Runtime
 from tests.conftest import Storage
 from tests.support.fake_messenger import EventFactory, FakeMessenger
 
@@ -34,6 +36,7 @@ class Harness:
     events: EventFactory
     clock: Clock
     unreachable: list[int]
+    sending: SendingPath  # the dispatcher's; scheduled jobs can share it (run_jobs_here)
 
     async def send(self, user: int, text: str) -> None:
         await self.dispatcher.handle(self.events.text(user, text))
@@ -108,4 +111,11 @@ def make_harness(
         clock=clock,
         planner=planner,
     )
-    return Harness(storage, messenger, dispatcher, EventFactory(), clock, unreachable)
+    return Harness(storage, messenger, dispatcher, EventFactory(), clock, unreachable, sending)
+
+
+def run_jobs_here(harness: Harness, settings: JobSettings | None = None) -> None:
+    """Job functions called by the test send through the harness's path, on its clock."""
+    job_runtime.install(
+        Runtime(harness.storage.sessions, harness.sending, settings or JobSettings(), harness.clock)
+    )

@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from handlers.sending import Limits, RateLimiter, SendingPath
+from handlers import callbacks
+from handlers.events import Attachment, Event, EventKind, Sender
 from jobs import runtime as job_runtime
 from jobs import tasks
-from jobs.runtime import JobSettings, Runtime
 from storage.models import AuditEntry, User
 from storage.seeding import seed_doctor, seed_patient
 from tests.conftest import Storage
-from tests.support.clinic_records import Said, seed_closed_consultation, user_id_of
-from tests.support.harness import Clock, Harness, make_harness
+from tests.support.clinic_records import Said, doctor_id_of, seed_closed_consultation, user_id_of
+from tests.support.harness import Clock, Harness, make_harness, run_jobs_here
 
 pytestmark = pytest.mark.parametrize("db_kind", ["sqlite", "postgresql"], indirect=True)
 
@@ -30,42 +30,20 @@ SUMMARY = "Mild hypertension; recheck in a month."
 CHAT_LINE = "my pressure is 150/95 today"
 
 
-async def _no_sleep(_seconds: float) -> None:
-    return None
-
-
-async def _no_mark(_chat_id: int) -> None:
-    return None
-
-
 @pytest.fixture
 async def h(storage: Storage) -> AsyncIterator[Harness]:
     await seed_doctor(storage.sessions, DOC, "Dr Mira Kaur", "Cardiology", "Europe/Berlin")
     await seed_patient(storage.sessions, ANNA, "Anna Schmidt", "Europe/Berlin")
     harness = make_harness(storage, clock=Clock(NOW))
-    sending = SendingPath(
-        harness.messenger,
-        RateLimiter(Limits(1000, 1000, 1000), sleep=_no_sleep),
-        _no_mark,
-        sleep=_no_sleep,
-    )
-    job_runtime.install(Runtime(storage.sessions, sending, JobSettings(), harness.clock))
+    run_jobs_here(harness)
     yield harness
     job_runtime.install(None)
 
 
 async def anna_has_a_visit(h: Harness) -> None:
-    async with h.storage.sessions() as session:
-        doctor_user = await session.scalar(select(User).where(User.telegram_id == DOC))
-        assert doctor_user is not None
-    from storage.models import Doctor
-
-    async with h.storage.sessions() as session:
-        doctor_id = await session.scalar(select(Doctor.id).where(Doctor.user_id == doctor_user.id))
-    assert doctor_id is not None
     await seed_closed_consultation(
         h.storage.sessions,
-        doctor_id,
+        await doctor_id_of(h.storage.sessions, DOC),
         ANNA,
         NOW - timedelta(days=2),
         summary=SUMMARY,
@@ -249,3 +227,29 @@ async def test_activity_keeps_the_session_and_a_long_pause_locks_it_without_the_
     await h.send(ANNA, "/records")
     assert "Please type your PIN" in h.last(ANNA)
     assert await user_id_of(h.storage.sessions, ANNA)
+
+
+async def test_media_huge_text_and_buttons_where_a_pin_is_expected_change_nothing(
+    h: Harness,
+) -> None:
+    await h.send(ANNA, "/pin")
+    photo = Event(
+        update_id=90_001,
+        kind=EventKind.MESSAGE,
+        sender=Sender(ANNA, "Anna"),
+        chat_id=ANNA,
+        message_id=90_001,
+        attachments=(Attachment("photo", "pin-photo", "u1"),),
+    )
+    await h.dispatcher.handle(photo)
+    assert "can't read a PIN from a file" in h.last(ANNA)
+    assert 90_001 in deleted(h, ANNA)  # a caption could have carried it
+    for text in ("7" * 5000, "٧٣٩١٥", "73 915", "７３９１５"):
+        await send_pin(h, ANNA, text)
+        assert "4 to 8 digits (0–9)" in h.last(ANNA)
+    event = await h.tap_data(ANNA, 1, callbacks.pack("pin", "x", "new", "go"))
+    assert h.answer(event) == "This button is no longer active."
+    stored = await user(h, ANNA)
+    assert stored.pin_hash is None and stored.session_active_at is None
+    await send_pin(h, ANNA, PIN)  # the flow is still where it was
+    assert "same PIN again" in h.last(ANNA)

@@ -11,19 +11,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from handlers import callbacks
 from handlers.events import Attachment, Event, EventKind, Sender
 from handlers.port import InlineKeyboard
-from storage.models import Doctor
 from storage.seeding import seed_doctor, seed_patient
 from tests.conftest import Storage
 from tests.support.clinic_records import (
     Rx,
     Said,
     audit_entries,
+    doctor_id_of,
     record_documents,
     seed_closed_consultation,
     unlocked_session,
@@ -50,11 +49,7 @@ async def harness(storage: Storage) -> Harness:
 
 
 async def doctor_id(h: Harness, telegram_id: int) -> int:
-    user_id = await user_id_of(h.storage.sessions, telegram_id)
-    async with h.storage.sessions() as session:
-        found = await session.scalar(select(Doctor.id).where(Doctor.user_id == user_id))
-        assert found is not None
-        return found
+    return await doctor_id_of(h.storage.sessions, telegram_id)
 
 
 def rc(verb: str, ident: int) -> str:
