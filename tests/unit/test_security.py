@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
 
 from handlers import callbacks
 from handlers.callback_signing import CallbackSigner
@@ -102,3 +104,29 @@ async def test_a_flood_from_one_user_gets_one_reply_and_others_are_served(
     h.dispatcher.submit(tap)
     await asyncio.wait_for(h.dispatcher.drain(), 10)
     assert tap.callback_id in h.messenger.answers
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgresql"], indirect=True)
+async def test_a_user_whose_own_data_no_key_opens_is_told_plainly_and_nothing_changes(
+    storage: Storage,
+) -> None:
+    await seed_patient(storage.sessions, ANNA, "Anna Schmidt", "Europe/Berlin")
+    foreign = Fernet(generate_key().encode()).encrypt(b"Anna Schmidt").decode()
+    async with storage.sessions() as session:
+        await session.execute(
+            text("UPDATE users SET full_name = :sealed WHERE telegram_id = :id"),
+            {"sealed": foreign, "id": ANNA},
+        )
+        await session.commit()
+    h = make_harness(storage)
+    await h.send(ANNA, "/settings")
+    assert "part of your stored data cannot be opened" in h.last(ANNA)
+    assert foreign not in h.last(ANNA)
+    event = h.events.callback(ANNA, 1, "st:-:x:y")
+    await h.dispatcher.handle(event)
+    assert "cannot be opened" in (h.answer(event) or "")
+    async with storage.sessions() as session:
+        raw = await session.scalar(
+            text("SELECT full_name FROM users WHERE telegram_id = :id"), {"id": ANNA}
+        )
+    assert raw == foreign  # never overwritten
