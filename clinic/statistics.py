@@ -41,11 +41,14 @@ def rate(part: int, whole: int) -> float | None:
     return part / whole
 
 
+def came_due(by_status: Mapping[str, int]) -> int:
+    """Appointments that came due: completed, no-show or still in progress."""
+    return sum(by_status.get(s, 0) for s in ("no_show", "completed", "in_consultation"))
+
+
 def no_show_rate(by_status: Mapping[str, int]) -> float | None:
-    """No-shows among appointments that came due: completed, no-show or still in progress."""
-    no_shows = by_status.get("no_show", 0)
-    due = no_shows + by_status.get("completed", 0) + by_status.get("in_consultation", 0)
-    return rate(no_shows, due)
+    """No-shows among appointments that came due."""
+    return rate(by_status.get("no_show", 0), came_due(by_status))
 
 
 def hour_buckets(starts: Iterable[datetime], zone: tzinfo) -> list[int]:

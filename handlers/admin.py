@@ -10,19 +10,16 @@ import secrets
 from datetime import timedelta
 
 from handlers import admin_menu, callbacks, payment_admin, specialty_admin
+from handlers.admin_buttons import BUTTONS as BUTTONS  # the flows table reads admin.BUTTONS
+from handlers.admin_buttons import admin_data, already_decided, not_valid
 from handlers.formatting import money
 from handlers.i18n import Html, Translator, translator
 from handlers.port import InlineButton, InlineKeyboard
 from handlers.turn import Turn
 from storage.models import Doctor, DoctorInvite
 
-BUTTONS = "ad"
 INVITE_VALID = timedelta(hours=72)
 PENDING_SHOWN = 20
-
-
-def _data(verb: str, target: str = "0") -> str:
-    return callbacks.pack(BUTTONS, "", verb, target)
 
 
 def new_invite_code() -> str:
@@ -37,10 +34,10 @@ async def begin(turn: Turn) -> None:
     t = turn.t
     keyboard = InlineKeyboard(
         (
-            (InlineButton(t("Invite a doctor"), _data("inv")),),
-            (InlineButton(t("Pending doctors"), _data("pend")),),
-            (InlineButton(t("Specialties"), _data("spec")),),
-            (InlineButton(t("Payments"), _data("pay")),),
+            (InlineButton(t("Invite a doctor"), admin_data("inv")),),
+            (InlineButton(t("Pending doctors"), admin_data("pend")),),
+            (InlineButton(t("Specialties"), admin_data("spec")),),
+            (InlineButton(t("Payments"), admin_data("pay")),),
             *admin_menu.menu_rows(t),
         )
     )
@@ -64,8 +61,8 @@ def decision_keyboard(t: Translator, doctor_id: int) -> InlineKeyboard:
     return InlineKeyboard(
         (
             (
-                InlineButton(t("✅ Approve"), _data("ok", str(doctor_id))),
-                InlineButton(t("Reject"), _data("no", str(doctor_id))),
+                InlineButton(t("✅ Approve"), admin_data("ok", doctor_id)),
+                InlineButton(t("Reject"), admin_data("no", doctor_id)),
             ),
         )
     )
@@ -83,19 +80,10 @@ async def notify_admins(turn: Turn, doctor: Doctor) -> None:
         turn.notify(admin_id, text, decision_keyboard(t, doctor.id))
 
 
-def _already_decided(t: Translator, status: str) -> str:
-    texts = {
-        "approved": t("Already decided: approved."),
-        "rejected": t("Already decided: rejected."),
-        "suspended": t("Already decided: suspended."),
-    }
-    return texts.get(status, t("This button is not valid."))
-
-
 async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
     t = turn.t
     if not turn.is_admin:
-        turn.answer(t("This button is not valid."))
+        turn.answer(not_valid(t))
         return
     verb, target = callback.step, callback.action
     if verb == "inv" and target == "0":
@@ -114,11 +102,11 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
         turn.answer()
         await specialty_admin.begin(turn)
     elif verb == "ok" and target.isdigit():
-        await _decide(turn, int(target), approve=True)
+        await _approve(turn, int(target))
     elif await admin_menu.on_verb(turn, verb, target):
         pass  # statistics, audit log, users, doctors, broadcast, rejection with a reason
     else:
-        turn.answer(t("This button is not valid."))
+        turn.answer(not_valid(t))
 
 
 async def _invite(turn: Turn) -> None:
@@ -154,27 +142,28 @@ async def _pending(turn: Turn) -> None:
         turn.reply(doctor_card(t, doctor, turn.config.currency), decision_keyboard(t, doctor.id))
 
 
-async def _decide(turn: Turn, doctor_id: int, approve: bool) -> None:
+async def _approve(turn: Turn, doctor_id: int) -> None:
+    """Approving is one tap; rejecting asks for a reason (handlers/doctor_rejection.py)."""
     t = turn.t
     doctor = await turn.uow.doctors.lock(doctor_id)
     if doctor is None:
-        turn.answer(t("This button is not valid."))
+        turn.answer(not_valid(t))
         return
     if doctor.status != "pending":
-        turn.answer(_already_decided(t, doctor.status), alert=True)
+        turn.answer(already_decided(t, doctor.status), alert=True)
         if turn.event.message_id:
             turn.edit(
                 turn.event.message_id,
                 t(
                     "{card}\n\n{outcome}",
                     card=Html(doctor_card(t, doctor, turn.config.currency)),
-                    outcome=_already_decided(t, doctor.status),
+                    outcome=already_decided(t, doctor.status),
                 ),
             )
         return
-    doctor.status = "approved" if approve else "rejected"
+    doctor.status = "approved"
     doctor.decided_at = turn.now
-    outcome = t("✅ Approved.") if approve else t("Rejected.")
+    outcome = t("✅ Approved.")
     turn.answer(outcome)
     if turn.event.message_id:
         turn.edit(
@@ -185,17 +174,11 @@ async def _decide(turn: Turn, doctor_id: int, approve: bool) -> None:
                 outcome=outcome,
             ),
         )
-    turn.notify(doctor.user.telegram_id, _decision_text(translator(doctor.user.language), approve))
-
-
-def _decision_text(t: Translator, approve: bool) -> str:
-    """In the doctor's own language."""
-    if approve:
-        return t(
+    t = translator(doctor.user.language)  # the doctor's own language from here on
+    turn.notify(
+        doctor.user.telegram_id,
+        t(
             "Good news: the clinic approved your profile. Patients can now book you.\n\n"
             "Set your working hours with /availability, and see your appointments with /agenda."
-        )
-    return t(
-        "The clinic did not approve your profile. If you think this is a mistake, "
-        "please contact the clinic."
+        ),
     )

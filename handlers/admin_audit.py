@@ -8,23 +8,19 @@ was allowed, and when in the admin's own time zone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from handlers.admin_buttons import admin_data, not_valid, reply_lines, user_label
+from handlers.admin_buttons import admin_data, admin_zone, reply_lines, target_user, user_label
 from handlers.formatting import when
 from handlers.i18n import Html, plain
 from handlers.port import InlineButton, InlineKeyboard
 from handlers.turn import Turn
-from storage.models import AuditEntry
+from storage.models import AuditEntry, User
 
 SHOWN = 20
 LOCKED_SHOWN = 30
 RECORD_READS = ("records.",)
 PIN_EVENTS = ("pin_failed", "pin_lockout", "pin_reset")
-
-
-def _zone(turn: Turn) -> str:
-    return turn.user.timezone if turn.user else turn.config.default_timezone
 
 
 async def menu(turn: Turn, target: str) -> None:
@@ -62,7 +58,7 @@ async def entry_lines(turn: Turn, entries: Sequence[AuditEntry]) -> list[str]:
         lines.append(
             t(
                 "• {time} · {actor} → {subject} · <code>{action}</code> {target} · {outcome}",
-                time=when(entry.at, _zone(turn), t.language),
+                time=when(entry.at, admin_zone(turn), t.language),
                 actor=Html(user_label(t, actor, entry.actor_telegram_id)),
                 subject=subject,
                 action=entry.action,
@@ -73,56 +69,61 @@ async def entry_lines(turn: Turn, entries: Sequence[AuditEntry]) -> list[str]:
     return lines
 
 
+async def _matching(
+    turn: Turn,
+    prefixes: tuple[str, ...],
+    none_text: str,
+    heading: Callable[[int], str],
+    markup: InlineKeyboard | None = None,
+) -> None:
+    """The newest entries whose action starts with one of `prefixes`, under the heading for
+    their count."""
+    turn.answer()
+    entries = await turn.uow.admin.audit_matching(prefixes, SHOWN)
+    if not entries:
+        turn.reply(none_text)
+        return
+    reply_lines(turn, heading(len(entries)), await entry_lines(turn, entries), markup)
+
+
 async def record_reads(turn: Turn, target: str) -> None:
     t = turn.t
-    turn.answer()
-    entries = await turn.uow.admin.audit_matching(RECORD_READS, SHOWN)
-    if not entries:
-        turn.reply(t("No record reads have been logged yet."))
-        return
-    heading = t(
-        "<b>The last {count} record reads</b>, newest first (times in {tz}):",
-        count=len(entries),
-        tz=_zone(turn),
+    await _matching(
+        turn,
+        RECORD_READS,
+        t("No record reads have been logged yet."),
+        lambda count: t(
+            "<b>The last {count} record reads</b>, newest first (times in {tz}):",
+            count=count,
+            tz=admin_zone(turn),
+        ),
     )
-    reply_lines(turn, heading, await entry_lines(turn, entries))
 
 
 async def pin_events(turn: Turn, target: str) -> None:
     t = turn.t
-    turn.answer()
-    entries = await turn.uow.admin.audit_matching(PIN_EVENTS, SHOWN)
-    if not entries:
-        turn.reply(t("No PIN failures or lockouts have been logged."))
-        return
-    heading = t(
-        "<b>PIN failures, lockouts and resets</b>, newest first (times in {tz}):",
-        tz=_zone(turn),
-    )
-    reply_lines(
+    await _matching(
         turn,
-        heading,
-        await entry_lines(turn, entries),
+        PIN_EVENTS,
+        t("No PIN failures or lockouts have been logged."),
+        lambda _count: t(
+            "<b>PIN failures, lockouts and resets</b>, newest first (times in {tz}):",
+            tz=admin_zone(turn),
+        ),
         InlineKeyboard(((InlineButton(t("Locked accounts"), admin_data("lock")),),)),
     )
 
 
 async def of_user_id(turn: Turn, target: str) -> None:
-    t = turn.t
-    user = await turn.uow.admin.user(int(target)) if target.isdigit() else None
+    user = await target_user(turn, target)
     if user is None:
-        turn.answer(not_valid(t))
         return
     turn.answer()
-    await show_for_user(turn, user.id)
+    await show_for_user(turn, user)
 
 
-async def show_for_user(turn: Turn, user_id: int) -> None:
+async def show_for_user(turn: Turn, user: User) -> None:
     t = turn.t
-    user = await turn.uow.admin.user(user_id)
-    if user is None:
-        turn.reply(not_valid(t))
-        return
     entries = await turn.uow.admin.audit_of_user(user, SHOWN)
     who = Html(user_label(t, user))
     if not entries:
@@ -132,7 +133,7 @@ async def show_for_user(turn: Turn, user_id: int) -> None:
         "<b>Audit log of {user}</b>, last {count}, newest first (times in {tz}):",
         user=who,
         count=len(entries),
-        tz=_zone(turn),
+        tz=admin_zone(turn),
     )
     reply_lines(turn, heading, await entry_lines(turn, entries))
 
@@ -148,7 +149,7 @@ async def locked(turn: Turn, target: str) -> None:
         t(
             "• {user}: locked until {until}",
             user=Html(user_label(t, user)),
-            until=when(user.pin_locked_until or turn.now, _zone(turn), t.language),
+            until=when(user.pin_locked_until or turn.now, admin_zone(turn), t.language),
         )
         for user in users
     ]
@@ -156,7 +157,7 @@ async def locked(turn: Turn, target: str) -> None:
         (InlineButton(plain(t("Reset PIN of #{id}", id=user.id)), admin_data("pinr", user.id)),)
         for user in users
     )
-    heading = t("<b>Locked accounts</b> (five wrong PINs; times in {tz}):", tz=_zone(turn))
+    heading = t("<b>Locked accounts</b> (five wrong PINs; times in {tz}):", tz=admin_zone(turn))
     reply_lines(turn, heading, lines, InlineKeyboard(buttons))
 
 
@@ -173,7 +174,7 @@ async def unreadable(turn: Turn, target: str) -> None:
             table=row.table_name,
             column=row.column_name,
             row=row.row_key,
-            found=when(row.found_at, _zone(turn), t.language),
+            found=when(row.found_at, admin_zone(turn), t.language),
         )
         for row in rows
     ]

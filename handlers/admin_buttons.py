@@ -3,7 +3,7 @@ every press by handlers/admin.py and the verb's module) and how a user is named 
 
 from __future__ import annotations
 
-from handlers import callbacks
+from handlers import callbacks, conversation
 from handlers.i18n import Translator
 from handlers.port import InlineKeyboard
 from handlers.turn import Turn
@@ -20,6 +20,39 @@ def admin_data(verb: str, target: object = 0) -> str:
 
 def not_valid(t: Translator) -> str:
     return t("This button is not valid.")
+
+
+def already_decided(t: Translator, status: str) -> str:
+    """A pending doctor's request someone (perhaps another admin) has decided meanwhile."""
+    texts = {
+        "approved": t("Already decided: approved."),
+        "rejected": t("Already decided: rejected."),
+        "suspended": t("Already decided: suspended."),
+    }
+    return texts.get(status, not_valid(t))
+
+
+def admin_zone(turn: Turn) -> str:
+    """The time zone an admin reads times in: their own, else the clinic's."""
+    return turn.user.timezone if turn.user else turn.config.default_timezone
+
+
+async def no_longer_admin(turn: Turn) -> bool:
+    """True, after ending the flow, when an admin flow's sender is not an admin (any more):
+    to them the flow is an unknown command."""
+    if turn.is_admin:
+        return False
+    await conversation.end(turn)
+    turn.reply(turn.t("I don't know that command. Send /help to see what you can do."))
+    return True
+
+
+async def target_user(turn: Turn, target: str) -> User | None:
+    """The user a button names by internal id; None, answered "not valid", when there is none."""
+    user = await turn.uow.admin.user(int(target)) if target.isdigit() else None
+    if user is None:
+        turn.answer(not_valid(turn.t))
+    return user
 
 
 def user_label(t: Translator, user: User | None, telegram_id: int | None = None) -> str:

@@ -15,7 +15,7 @@ from babel.numbers import format_decimal, format_percent
 from clinic import statistics
 from clinic.statistics import OCCUPYING, Period
 from clinic.timezones import zone
-from handlers.admin_buttons import admin_data, not_valid
+from handlers.admin_buttons import admin_data, admin_zone, not_valid
 from handlers.admin_charts import render_chart
 from handlers.i18n import Html, Translator, plain
 from handlers.port import InlineButton, InlineKeyboard
@@ -101,12 +101,11 @@ async def show(turn: Turn, target: str) -> None:
         turn.answer(not_valid(t))
         return
     turn.answer()
-    zone_name = turn.user.timezone if turn.user else turn.config.default_timezone
+    zone_name = admin_zone(turn)
     local = zone(zone_name)
     start, end = statistics.period_bounds(period, turn.now, local)
     queries = turn.uow.admin
-    new_patients = await queries.patients_registered(start, end)
-    all_patients = await queries.patients_registered(None, end)
+    new_patients, all_patients = await queries.patients_registered(start, end)
     doctors = await queries.doctors_by_status()
     by_state = await queries.appointments_by_status(start, end)
     cancelled = statistics.cancellations(await queries.cancellations(start, end))
@@ -158,7 +157,7 @@ async def show(turn: Turn, target: str) -> None:
         states=Html(state_line),
         no_show_rate=_percent(t, statistics.no_show_rate(by_state)),
         no_shows=by_state.get("no_show", 0),
-        due=sum(by_state.get(s, 0) for s in ("no_show", "completed", "in_consultation")),
+        due=statistics.came_due(by_state),
         cancellations=cancelled.total,
         by_patient=cancelled.by_patient,
         late=cancelled.late,

@@ -18,25 +18,29 @@ from enum import StrEnum
 
 from clinic.profile import ProfileError, parse_phone
 from handlers import admin_audit, conversation
-from handlers.admin_buttons import admin_data, not_valid, user_label
+from handlers.admin_buttons import (
+    admin_data,
+    admin_zone,
+    no_longer_admin,
+    target_user,
+    user_label,
+)
 from handlers.callbacks import Callback
 from handlers.formatting import day, when
 from handlers.i18n import Html, Translator, translator
 from handlers.port import InlineButton, InlineKeyboard
 from handlers.turn import Turn
+from handlers.typed_line import read_line
 from storage.models import Conversation, User
 
 FLOW = "uf"
 FOR_CARD, FOR_AUDIT = "card", "audit"
+QUERY_MAX = 40  # a phone number or a Telegram id, with room for spaces and dashes
 _TELEGRAM_ID = re.compile(r"^\d{1,19}$")
 
 
 class Step(StrEnum):
     QUERY = "query"
-
-
-def _zone(turn: Turn) -> str:
-    return turn.user.timezone if turn.user else turn.config.default_timezone
 
 
 async def begin_find(turn: Turn, purpose: str = FOR_CARD) -> None:
@@ -73,13 +77,20 @@ async def on_callback(turn: Turn, conv: Conversation, callback: Callback) -> Non
 
 async def on_message(turn: Turn, conv: Conversation) -> None:
     t = turn.t
-    if not turn.is_admin:
-        await conversation.end(turn)
-        turn.reply(t("I don't know that command. Send /help to see what you can do."))
+    if await no_longer_admin(turn):
         return
-    text = (turn.event.text or "").strip()
-    if not text:
-        turn.reply(t("Please type a phone number or a Telegram id, or send /cancel."))
+    not_a_query = t(
+        "That is neither a phone number in international form (+49 151 …) nor a "
+        "Telegram id (digits only). Please try again, or send /cancel."
+    )
+    text = read_line(
+        turn,
+        QUERY_MAX,
+        not_text=t("Please type a phone number or a Telegram id, or send /cancel."),
+        empty=t("Please type a phone number or a Telegram id, or send /cancel."),
+        too_long=not_a_query,
+    )
+    if text is None:
         return
     compact = re.sub(r"[\s\-()]", "", text)
     if _TELEGRAM_ID.match(compact):
@@ -88,12 +99,7 @@ async def on_message(turn: Turn, conv: Conversation) -> None:
         try:
             phone = parse_phone(text)
         except ProfileError:
-            turn.reply(
-                t(
-                    "That is neither a phone number in international form (+49 151 …) nor a "
-                    "Telegram id (digits only). Please try again, or send /cancel."
-                )
-            )
+            turn.reply(not_a_query)
             return
         user = await turn.uow.users.phone_owner(phone)
     if user is None:
@@ -101,7 +107,7 @@ async def on_message(turn: Turn, conv: Conversation) -> None:
         return
     await conversation.end(turn)
     if conv.data.get("for") == FOR_AUDIT:
-        await admin_audit.show_for_user(turn, user.id)
+        await admin_audit.show_for_user(turn, user)
     else:
         await show_card(turn, user)
 
@@ -115,7 +121,7 @@ def _role_name(t: Translator, role: str) -> str:
 
 
 async def card_text(turn: Turn, user: User) -> str:
-    t, zone_name = turn.t, _zone(turn)
+    t, zone_name = turn.t, admin_zone(turn)
     registered = (
         day(user.registered_at, zone_name, t.language) if user.registered_at else t("not yet")
     )
@@ -160,13 +166,6 @@ async def show_card(turn: Turn, user: User) -> None:
     turn.reply(await card_text(turn, user), card_keyboard(turn.t, user))
 
 
-async def _target_user(turn: Turn, target: str) -> User | None:
-    user = await turn.uow.admin.user(int(target)) if target.isdigit() else None
-    if user is None:
-        turn.answer(not_valid(turn.t))
-    return user
-
-
 async def _refresh_card(turn: Turn, user: User) -> None:
     if turn.event.message_id:
         turn.edit(turn.event.message_id, await card_text(turn, user), card_keyboard(turn.t, user))
@@ -177,7 +176,7 @@ async def _refresh_card(turn: Turn, user: User) -> None:
 
 async def ban(turn: Turn, target: str) -> None:
     t = turn.t
-    user = await _target_user(turn, target)
+    user = await target_user(turn, target)
     if user is None:
         return
     if user.telegram_id == turn.event.user_id:
@@ -199,7 +198,7 @@ async def ban(turn: Turn, target: str) -> None:
 
 async def unban(turn: Turn, target: str) -> None:
     t = turn.t
-    user = await _target_user(turn, target)
+    user = await target_user(turn, target)
     if user is None:
         return
     if user.banned_at is None:
@@ -225,7 +224,7 @@ async def unban(turn: Turn, target: str) -> None:
 
 async def reset_pin(turn: Turn, target: str) -> None:
     t = turn.t
-    user = await _target_user(turn, target)
+    user = await target_user(turn, target)
     if user is None:
         return
     had_pin = user.pin_hash is not None or user.pin_locked_until is not None

@@ -18,9 +18,11 @@ from __future__ import annotations
 from enum import StrEnum
 
 from handlers import callbacks, conversation
+from handlers.admin_buttons import no_longer_admin, not_valid
 from handlers.broadcast_sender import audience_label, broadcast_body, progress_text
 from handlers.port import InlineButton, InlineKeyboard
 from handlers.turn import Turn
+from handlers.typed_line import read_line
 from storage.admin_repositories import AUDIENCES
 from storage.models import Broadcast, Conversation
 
@@ -84,9 +86,7 @@ def cancelled_text(turn: Turn) -> str:
 
 async def on_message(turn: Turn, conv: Conversation) -> None:
     t = turn.t
-    if not turn.is_admin:
-        await conversation.end(turn)
-        turn.reply(t("I don't know that command. Send /help to see what you can do."))
+    if await no_longer_admin(turn):
         return
     step = Step(conv.step)
     if step is Step.AUDIENCE:
@@ -95,26 +95,23 @@ async def on_message(turn: Turn, conv: Conversation) -> None:
     if step is Step.CONFIRM:
         ask(turn, conv)
         return
-    text = turn.event.text
+    text = read_line(
+        turn,
+        TEXT_MAX,
+        not_text=t(
+            "Only text can be broadcast (no photos, files or stickers). Please type the "
+            "announcement, or send /cancel."
+        ),
+        empty=t("The announcement is empty. Please type it, or send /cancel."),
+        too_long=t(
+            "That is {length} characters; one message holds at most 4,096. Please "
+            "shorten it, or send /cancel.",
+            length=telegram_length(turn.event.text or ""),
+        ),
+        tidy=str,  # sent exactly as typed
+        measure=telegram_length,
+    )
     if text is None:
-        turn.reply(
-            t(
-                "Only text can be broadcast (no photos, files or stickers). Please type the "
-                "announcement, or send /cancel."
-            )
-        )
-        return
-    if not text.strip():
-        turn.reply(t("The announcement is empty. Please type it, or send /cancel."))
-        return
-    if telegram_length(text) > TEXT_MAX:
-        turn.reply(
-            t(
-                "That is {length} characters; one message holds at most 4,096. Please "
-                "shorten it, or send /cancel.",
-                length=telegram_length(text),
-            )
-        )
         return
     audience = str(conv.data["aud"])
     count = await turn.uow.admin.audience_size(audience)
@@ -144,7 +141,7 @@ async def on_callback(turn: Turn, conv: Conversation, callback: callbacks.Callba
     t = turn.t
     if not turn.is_admin:
         await conversation.end(turn)
-        turn.answer(t("This button is not valid."))
+        turn.answer(not_valid(t))
         return
     message_id = turn.event.message_id
     if callback.action == "cancel":
@@ -168,7 +165,7 @@ async def on_callback(turn: Turn, conv: Conversation, callback: callbacks.Callba
     if step is Step.CONFIRM and callback.action == "send" and message_id:
         await _send(turn, conv, message_id)
         return
-    turn.answer(t("This button is not valid."))
+    turn.answer(not_valid(t))
 
 
 async def _send(turn: Turn, conv: Conversation, status_message: int) -> None:

@@ -15,10 +15,11 @@ from __future__ import annotations
 from enum import StrEnum
 
 from handlers import conversation
-from handlers.admin_buttons import not_valid
+from handlers.admin_buttons import already_decided, no_longer_admin, not_valid
 from handlers.callbacks import Callback
-from handlers.i18n import Translator, translator
+from handlers.i18n import translator
 from handlers.turn import Turn
+from handlers.typed_line import read_line
 from storage.models import Conversation, Doctor
 
 FLOW = "rj"
@@ -29,15 +30,6 @@ class Step(StrEnum):
     REASON = "reason"
 
 
-def outcome_text(t: Translator, status: str) -> str:
-    texts = {
-        "approved": t("Already decided: approved."),
-        "rejected": t("Already decided: rejected."),
-        "suspended": t("Already decided: suspended."),
-    }
-    return texts.get(status, not_valid(t))
-
-
 async def begin(turn: Turn, doctor_id: int) -> None:
     t = turn.t
     doctor = await turn.uow.doctors.get(doctor_id)
@@ -45,7 +37,7 @@ async def begin(turn: Turn, doctor_id: int) -> None:
         turn.answer(not_valid(t))
         return
     if doctor.status != "pending":
-        turn.answer(outcome_text(t, doctor.status), alert=True)
+        turn.answer(already_decided(t, doctor.status), alert=True)
         return
     turn.answer()
     data = {"doctor": doctor.id, "card": turn.event.message_id or 0}
@@ -66,31 +58,28 @@ def cancelled_text(turn: Turn) -> str:
     return turn.t("Nothing was decided; the doctor is still waiting for review.")
 
 
-def clean_reason(text: str | None) -> str | None:
-    """The reason on one paragraph per line, trimmed; None when empty or too long."""
-    if text is None:
-        return None
-    lines = [" ".join(line.split()) for line in text.strip().splitlines()]
-    reason = "\n".join(line for line in lines if line)
-    if not reason or len(reason) > REASON_MAX:
-        return None
-    return reason
+def tidy_reason(text: str) -> str:
+    """One paragraph per line: spaces collapsed, blank lines dropped."""
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 async def on_message(turn: Turn, conv: Conversation) -> None:
     t = turn.t
-    if not turn.is_admin:
-        await conversation.end(turn)
-        turn.reply(t("I don't know that command. Send /help to see what you can do."))
+    if await no_longer_admin(turn):
         return
-    if turn.event.text is None:
-        turn.reply(t("Please type the reason as text, or send /cancel."))
-        return
-    reason = clean_reason(turn.event.text)
+    bad_length = t(
+        "The reason must have 1 to 500 characters. Please type it again, or send /cancel."
+    )
+    reason = read_line(
+        turn,
+        REASON_MAX,
+        not_text=t("Please type the reason as text, or send /cancel."),
+        empty=bad_length,
+        too_long=bad_length,
+        tidy=tidy_reason,
+    )
     if reason is None:
-        turn.reply(
-            t("The reason must have 1 to 500 characters. Please type it again, or send /cancel.")
-        )
         return
     await conversation.end(turn)
     doctor = await turn.uow.doctors.lock(int(conv.data["doctor"]))
@@ -98,7 +87,7 @@ async def on_message(turn: Turn, conv: Conversation) -> None:
         turn.reply(not_valid(t))
         return
     if doctor.status != "pending":
-        turn.reply(outcome_text(t, doctor.status))
+        turn.reply(already_decided(t, doctor.status))
         return
     await reject(turn, doctor, reason, int(conv.data.get("card") or 0))
 

@@ -97,14 +97,33 @@ async def keep(turn: Turn, target: str) -> None:
         turn.edit(turn.event.message_id, t("Nothing changed: the doctor stays active."))
 
 
-async def suspend(turn: Turn, target: str) -> None:
-    t = turn.t
+async def _locked_in(turn: Turn, target: str, status: str, refusal: str) -> Doctor | None:
+    """The doctor, locked for this turn, if still in `status`; else None, `refusal` answered
+    (a stale button, or a second admin who decided meanwhile)."""
     doctor = await turn.uow.doctors.lock(int(target))
     if doctor is None:
-        turn.answer(not_valid(t))
-        return
-    if doctor.status != "approved":
-        turn.answer(t("This doctor is not active, so cannot be suspended."), alert=True)
+        turn.answer(not_valid(turn.t))
+    elif doctor.status != status:
+        turn.answer(refusal, alert=True)
+    else:
+        return doctor
+    return None
+
+
+def _show_outcome(turn: Turn, text: str) -> None:
+    """On the message whose button was pressed, else as a new message."""
+    if turn.event.message_id:
+        turn.edit(turn.event.message_id, text)
+    else:
+        turn.reply(text)
+
+
+async def suspend(turn: Turn, target: str) -> None:
+    t = turn.t
+    doctor = await _locked_in(
+        turn, target, "approved", t("This doctor is not active, so cannot be suspended.")
+    )
+    if doctor is None:
         return
     doctor.status = "suspended"
     cancelled = []
@@ -122,15 +141,14 @@ async def suspend(turn: Turn, target: str) -> None:
     )
     name = doctor.user.full_name or "—"
     turn.answer(t("Suspended."))
-    text = t(
-        "Suspended {name}. {count} future appointment(s) cancelled; the patients were told.",
-        name=name,
-        count=len(cancelled),
+    _show_outcome(
+        turn,
+        t(
+            "Suspended {name}. {count} future appointment(s) cancelled; the patients were told.",
+            name=name,
+            count=len(cancelled),
+        ),
     )
-    if turn.event.message_id:
-        turn.edit(turn.event.message_id, text)
-    else:
-        turn.reply(text)
     turn.notify(
         doctor.user.telegram_id,
         _suspended_text(translator(doctor.user.language), len(cancelled)),
@@ -139,12 +157,8 @@ async def suspend(turn: Turn, target: str) -> None:
 
 async def reinstate(turn: Turn, target: str) -> None:
     t = turn.t
-    doctor = await turn.uow.doctors.lock(int(target))
+    doctor = await _locked_in(turn, target, "suspended", t("This doctor is not suspended."))
     if doctor is None:
-        turn.answer(not_valid(t))
-        return
-    if doctor.status != "suspended":
-        turn.answer(t("This doctor is not suspended."), alert=True)
         return
     doctor.status = "approved"
     turn.uow.audit.record(
@@ -156,11 +170,10 @@ async def reinstate(turn: Turn, target: str) -> None:
         turn.now,
     )
     turn.answer(t("Reinstated."))
-    text = t("Reinstated {name}: patients can book them again.", name=doctor.user.full_name or "—")
-    if turn.event.message_id:
-        turn.edit(turn.event.message_id, text)
-    else:
-        turn.reply(text)
+    _show_outcome(
+        turn,
+        t("Reinstated {name}: patients can book them again.", name=doctor.user.full_name or "—"),
+    )
     t = translator(doctor.user.language)  # the doctor's own language from here on
     turn.notify(
         doctor.user.telegram_id,

@@ -15,9 +15,11 @@ import unicodedata
 from enum import StrEnum
 
 from handlers import callbacks, conversation
+from handlers.admin_buttons import admin_data, no_longer_admin
 from handlers.i18n import Html
 from handlers.port import InlineButton, InlineKeyboard
 from handlers.turn import Turn
+from handlers.typed_line import read_line
 from storage.models import Conversation, Specialty
 
 FLOW = "sa"
@@ -32,9 +34,13 @@ class BadName(ValueError):
     pass
 
 
+def _tidy(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
 def clean_specialty_name(text: str) -> str:
     """1–64 characters: letters of any script, spaces and hyphens."""
-    name = " ".join(unicodedata.normalize("NFC", text).split())
+    name = _tidy(text)
     if not name or len(name) > NAME_MAX_LENGTH:
         raise BadName(text)
     for char in name:
@@ -54,9 +60,7 @@ async def show_list(turn: Turn) -> None:
     text = t("Specialties:\n{lines}", lines=Html(lines))
     if not names:
         text = t("There are no specialties yet.")
-    keyboard = InlineKeyboard(
-        ((InlineButton(t("Add a specialty"), callbacks.pack("ad", "", "addsp", "0")),),)
-    )
+    keyboard = InlineKeyboard(((InlineButton(t("Add a specialty"), admin_data("addsp")),),))
     turn.reply(text, keyboard)
 
 
@@ -80,28 +84,30 @@ def cancelled_text(turn: Turn) -> str:
 
 async def on_message(turn: Turn, conv: Conversation) -> None:
     t = turn.t
-    if not turn.is_admin:
-        await conversation.end(turn)
-        turn.reply(t("I don't know that command. Send /help to see what you can do."))
+    if await no_longer_admin(turn):
         return
-    if turn.event.text is None:
-        turn.reply(t("Please type the name as text."))
+    bad_name = t(
+        "A specialty name has 1 to 64 characters: letters (any alphabet), spaces and "
+        "hyphens. Please type it again."
+    )
+    typed = read_line(
+        turn,
+        NAME_MAX_LENGTH,
+        not_text=t("Please type the name as text."),
+        empty=bad_name,
+        too_long=bad_name,
+        tidy=_tidy,
+    )
+    if typed is None:
         return
     try:
-        name = clean_specialty_name(turn.event.text)
+        name = clean_specialty_name(typed)
     except BadName:
-        turn.reply(
-            t(
-                "A specialty name has 1 to 64 characters: letters (any alphabet), spaces and "
-                "hyphens. Please type it again."
-            )
-        )
-        await conversation.move(turn, conv, Step.NAME)
+        turn.reply(bad_name)
         return
     existing = {s.name.casefold() for s in await turn.uow.specialties.all()}
     if name.casefold() in existing:
         turn.reply(t("“{name}” is already on the list. Please type another name.", name=name))
-        await conversation.move(turn, conv, Step.NAME)
         return
     turn.uow.specialties.add(Specialty(name=name, created_at=turn.now))
     await conversation.end(turn)

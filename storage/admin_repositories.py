@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -27,16 +27,18 @@ class AdminQueries:
 
     # Statistics ---------------------------------------------------------------------------
 
-    async def patients_registered(self, start: datetime | None, end: datetime) -> int:
-        query = select(func.count(User.id)).where(
+    async def patients_registered(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """(registered in [start, end), registered before end) of patients, in one query.
+        Erased patients are no longer counted; banned ones still are (their account stays)."""
+        in_period = func.sum(case((User.registered_at >= start, 1), else_=0))
+        query = select(in_period, func.count(User.id)).where(
             User.role == "patient",
             User.registered_at.is_not(None),
             User.registered_at < end,
             User.erased_at.is_(None),
         )
-        if start is not None:
-            query = query.where(User.registered_at >= start)
-        return int(await self._session.scalar(query) or 0)
+        new, total = (await self._session.execute(query)).one()
+        return int(new or 0), int(total or 0)
 
     async def doctors_by_status(self) -> dict[str, int]:
         query = select(Doctor.status, func.count(Doctor.id)).group_by(Doctor.status)
