@@ -108,7 +108,6 @@ async def scheduled_jobs(
         no_show_after=timedelta(minutes=settings.no_show_after_minutes),
         feedback_after=timedelta(minutes=settings.feedback_after_minutes),
         idle_after=timedelta(minutes=settings.conversation_idle_minutes),
-        chat_log_retention_days=settings.chat_log_retention_days,
         core=config,
     )
     # Job functions find the session factory, sending path, settings and clock here: APScheduler
@@ -184,6 +183,7 @@ def core_config(settings: Settings, bot_username: str) -> CoreConfig:
         video_base_url=settings.video_room_base_url,
         clinic_name=settings.clinic_name,
         retention_keep=frozenset(settings.retention_keep),
+        chat_log_retention_days=settings.chat_log_retention_days,
         session_idle=timedelta(minutes=settings.session_idle_minutes),
         incoming_per_minute=settings.incoming_per_minute,
         payment_provider_token=settings.provider_token(),

@@ -68,3 +68,9 @@ def chat_purge_cutoff(now: datetime, retention_days: int) -> datetime | None:
     if retention_days <= 0:
         return None
     return now - timedelta(days=retention_days)
+
+
+def chat_past_retention(closed_at: datetime | None, now: datetime, retention_days: int) -> bool:
+    """Whether a consultation's chat is past its keeping time (the daily purge deletes it)."""
+    cutoff = chat_purge_cutoff(now, retention_days)
+    return cutoff is not None and closed_at is not None and closed_at < cutoff

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -27,9 +28,9 @@ from handlers.formatting import money, when
 from handlers.i18n import Translator, plain
 from handlers.port import Document
 from handlers.prescription_pdf import MIME_TYPE as PDF_MIME
-from handlers.prescription_pdf import PdfWriter
+from handlers.prescription_pdf import PdfWriter, prescription_item
 from handlers.turn import Turn
-from storage.models import Appointment, Consultation, User
+from storage.models import Appointment, RelayedMessage, User
 from storage.unit_of_work import UnitOfWork
 
 FORMAT = "telemed-export/1"
@@ -62,9 +63,11 @@ async def collect(uow: UnitOfWork, user: User, now: datetime) -> Data:
     appointments = await privacy.appointments(user.id)
     consultations = await privacy.consultations(user.id)
     consultation_ids = [c.id for c in consultations]
-    chat = await privacy.chat(consultation_ids)
+    chat: dict[int, list[RelayedMessage]] = defaultdict(list)
+    for message in await privacy.chat(consultation_ids):
+        chat[message.consultation_id].append(message)
     prescriptions = await privacy.prescriptions(consultation_ids)
-    by_consultation: dict[int, Consultation] = {c.id: c for c in consultations}
+    reference = {c.id: c.reference for c in consultations}
     return {
         "format": FORMAT,
         "exported_at": moment(now, tz),
@@ -115,21 +118,15 @@ async def collect(uow: UnitOfWork, user: User, now: datetime) -> Data:
                         "edited_at": moment(m.edited_at, tz),
                         "delivered": bool(m.delivered),
                     }
-                    for m in chat
-                    if m.consultation_id == c.id
+                    for m in chat[c.id]
                 ],
             }
             for c in consultations
         ],
         "prescriptions": [
             {
-                "consultation": by_consultation[p.consultation_id].reference,
-                "medicine": p.medicine,
-                "strength": p.strength,
-                "dose": p.dose,
-                "frequency": p.frequency,
-                "duration": p.duration,
-                "instructions": p.instructions,
+                "consultation": reference[p.consultation_id],
+                **prescription_item(p),
                 "written_at": moment(p.created_at, tz),
             }
             for p in prescriptions
@@ -210,10 +207,7 @@ def export_pdf(t: Translator, data: Data, clinic_name: str) -> bytes:
     profile = data["profile"]
     tz, language = profile["timezone"], t.language
     writer = PdfWriter(plain(t("Your data")), clinic_name)
-    clean, line = writer.clean, writer.line
-
-    def say(text: str) -> str:
-        return clean(plain(text))
+    clean, line, say = writer.clean, writer.line, writer.say
 
     def at(value: Mapping[str, str] | None) -> str:
         return _local(value, language, tz)
@@ -302,7 +296,7 @@ def export_pdf(t: Translator, data: Data, clinic_name: str) -> bytes:
         writer.pdf.ln(2)
 
     heading(t("Prescriptions"))
-    _prescriptions(t, writer, data["prescriptions"], say)
+    _prescriptions(t, writer, data["prescriptions"])
 
     heading(t("Your ratings"))
     if not data["feedback"]:
@@ -352,9 +346,8 @@ def export_pdf(t: Translator, data: Data, clinic_name: str) -> bytes:
     return writer.output()
 
 
-def _prescriptions(
-    t: Translator, writer: PdfWriter, items: Sequence[Mapping[str, Any]], say: Any
-) -> None:
+def _prescriptions(t: Translator, writer: PdfWriter, items: Sequence[Mapping[str, Any]]) -> None:
+    say = writer.say
     if not items:
         writer.line(say(t("None.")))
     for item in items:
@@ -389,9 +382,7 @@ def _prescriptions(
 
 async def begin(turn: Turn) -> None:
     t, user = turn.t, turn.user
-    if user is None or user.registered_at is None or user.role != "patient":
-        turn.reply(t("Please register first: send /start."))
-        return
+    assert user is not None  # the router lets registered patients alone send /export
     data = await collect(turn.uow, user, turn.now)
     turn.uow.audit.record(turn.event.user_id, user.id, AUDIT_ACTION, "json+pdf", True, turn.now)
     stamp = turn.now.astimezone(zone(user.timezone)).strftime("%Y-%m-%d")

@@ -55,26 +55,18 @@ def _data(conv: Conversation, action: str) -> str:
 
 def _kept_lines(t: Translator, rules: RetentionRules) -> list[str]:
     """What the rules keep, each with why, in the patient's language."""
-    lines = []
-    if CONSULTATION_SUMMARIES in rules.keep:
-        lines.append(
-            t(
-                "• consultation summaries and your doctors' notes: medical records the clinic "
-                "must keep by law"
-            )
-        )
-    if PRESCRIPTIONS in rules.keep:
-        lines.append(t("• prescriptions: medical records the clinic must keep by law"))
-    if APPOINTMENTS in rules.keep:
-        lines.append(
-            t(
-                "• appointment dates, doctor and status (not the reason): the clinic's record "
-                "of visits"
-            )
-        )
-    if PAYMENTS in rules.keep:
-        lines.append(t("• payments (amount and date): accounting records the law requires"))
-    return lines
+    why = {
+        CONSULTATION_SUMMARIES: t(
+            "• consultation summaries and your doctors' notes: medical records the clinic "
+            "must keep by law"
+        ),
+        PRESCRIPTIONS: t("• prescriptions: medical records the clinic must keep by law"),
+        APPOINTMENTS: t(
+            "• appointment dates, doctor and status (not the reason): the clinic's record of visits"
+        ),
+        PAYMENTS: t("• payments (amount and date): accounting records the law requires"),
+    }
+    return [line for item, line in why.items() if item in rules.keep]
 
 
 def _kept_text(t: Translator, rules: RetentionRules) -> str:
@@ -114,9 +106,7 @@ async def begin(turn: Turn) -> None:
             )
         )
         return
-    if user is None or user.registered_at is None:
-        turn.reply(t("Please register first: send /start."))
-        return
+    assert user is not None  # the router sends the unregistered to /start first
     if await _in_consultation(turn, user):
         return
     conv = await conversation.start(turn, FLOW, Step.FIRST)

@@ -23,6 +23,7 @@ from fpdf.enums import XPos, YPos
 
 from handlers.i18n import Translator, plain
 from handlers.port import Document
+from storage.models import Prescription
 
 log = logging.getLogger(__name__)
 
@@ -215,9 +216,10 @@ class PdfWriter:
             self.bold_style = "B"
         self.pdf = pdf
 
-    def say(self, t: Translator, message: str, **params: object) -> str:
-        """A translated text, unescaped (this is not HTML) and made drawable."""
-        return self.clean(plain(t(message, **params)))
+    def say(self, translated: str) -> str:
+        """A text from `t(...)`, unescaped (this is not HTML) and made drawable. The caller
+        calls `t` itself, so that the catalog extraction sees every text."""
+        return self.clean(plain(translated))
 
     def begin(self, footer: str) -> None:
         """The footer every page carries (already drawable), then the first page."""
@@ -235,6 +237,18 @@ class PdfWriter:
         return bytes(self.pdf.output())
 
 
+def prescription_item(prescription: Prescription) -> dict[str, str | None]:
+    """A stored prescription as the plain values the PDF draws (the export holds the same)."""
+    return {
+        "medicine": prescription.medicine,
+        "strength": prescription.strength,
+        "dose": prescription.dose,
+        "frequency": prescription.frequency,
+        "duration": prescription.duration,
+        "instructions": prescription.instructions,
+    }
+
+
 def prescription_pdf(
     t: Translator,
     *,
@@ -249,57 +263,60 @@ def prescription_pdf(
     follow_up_days: int | None,
 ) -> Document:
     writer = PdfWriter(reference, clinic_name)
-    clean, pdf, line = writer.clean, writer.pdf, writer.line
-
-    def say(message: str, **params: object) -> str:
-        return writer.say(t, message, **params)
+    clean, pdf, line, say = writer.clean, writer.pdf, writer.line, writer.say
 
     writer.begin(
         say(
-            "{clinic} · reference {reference} · issued {date}",
-            clinic=clinic_name,
-            reference=reference,
-            date=issued_on,
+            t(
+                "{clinic} · reference {reference} · issued {date}",
+                clinic=clinic_name,
+                reference=reference,
+                date=issued_on,
+            )
         )
     )
 
     pdf.set_text_color(20, 60, 110)
     line(clean(clinic_name), size=16, bold=True, gap=1)
     pdf.set_text_color(0, 0, 0)
-    line(say("Consultation summary and prescriptions"), size=13, bold=True, gap=3)
-    line(say("Doctor: {doctor} ({specialty})", doctor=doctor_name, specialty=specialty))
-    line(say("Patient: {patient}", patient=patient_name))
-    line(say("Date: {date}", date=issued_on))
-    line(say("Reference: {reference}", reference=reference), gap=4)
+    line(say(t("Consultation summary and prescriptions")), size=13, bold=True, gap=3)
+    line(say(t("Doctor: {doctor} ({specialty})", doctor=doctor_name, specialty=specialty)))
+    line(say(t("Patient: {patient}", patient=patient_name)))
+    line(say(t("Date: {date}", date=issued_on)))
+    line(say(t("Reference: {reference}", reference=reference)), gap=4)
 
-    line(say("Summary"), size=12, bold=True, gap=1)
+    line(say(t("Summary")), size=12, bold=True, gap=1)
     line(clean(summary), gap=4)
 
-    line(say("Prescriptions"), size=12, bold=True, gap=1)
+    line(say(t("Prescriptions")), size=12, bold=True, gap=1)
     if not prescriptions:
-        line(say("No medicines were prescribed."), gap=2)
+        line(say(t("No medicines were prescribed.")), gap=2)
     for number, item in enumerate(prescriptions, start=1):
         line(
             say(
-                "{number}. {medicine} {strength}",
-                number=number,
-                medicine=item.get("medicine", ""),
-                strength=item.get("strength", ""),
+                t(
+                    "{number}. {medicine} {strength}",
+                    number=number,
+                    medicine=item.get("medicine", ""),
+                    strength=item.get("strength", ""),
+                )
             ),
             bold=True,
         )
-        line(say("Dose: {dose}", dose=item.get("dose", "")))
-        line(say("How often: {frequency}", frequency=item.get("frequency", "")))
-        line(say("For how long: {duration}", duration=item.get("duration", "")))
+        line(say(t("Dose: {dose}", dose=item.get("dose", ""))))
+        line(say(t("How often: {frequency}", frequency=item.get("frequency", ""))))
+        line(say(t("For how long: {duration}", duration=item.get("duration", ""))))
         if item.get("instructions"):
-            line(say("Instructions: {instructions}", instructions=item["instructions"]))
+            line(say(t("Instructions: {instructions}", instructions=item["instructions"])))
         pdf.ln(3)
     if follow_up_days:
         pdf.ln(1)
         line(
             say(
-                "Your doctor advises a follow-up consultation in {days} days.",
-                days=follow_up_days,
+                t(
+                    "Your doctor advises a follow-up consultation in {days} days.",
+                    days=follow_up_days,
+                )
             )
         )
     data = writer.output()

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 
 from babel.dates import format_date
 
+from clinic.retention import chat_past_retention
 from clinic.roles import Role
 from clinic.timezones import zone as zone_info
 from handlers import callbacks
 from handlers.formatting import clock, when
 from handlers.i18n import Html, Translator, plain
 from handlers.port import InlineButton, InlineKeyboard
-from handlers.prescription_pdf import prescription_pdf
+from handlers.prescription_pdf import prescription_item, prescription_pdf
 from handlers.turn import Turn
 from storage.models import Consultation, Doctor, RecordDocument, RelayedMessage, User
 
@@ -158,6 +159,13 @@ async def show(turn: Turn) -> None:
     await _show_record(turn, _Reader(user), user)
 
 
+def _patient_name(t: Translator, patient: User) -> str:
+    """An erased patient (/delete_me) has no name; what the clinic keeps stays readable."""
+    if patient.erased_at is not None:
+        return t("(erased patient)")
+    return patient.full_name or "?"
+
+
 async def _show_patients(turn: Turn) -> None:
     t = turn.t
     doctor = await _doctor_of(turn)
@@ -168,13 +176,13 @@ async def _show_patients(turn: Turn) -> None:
     _audit(turn, None, PATIENTS, None, True)
     patients = sorted(
         await turn.uow.consultations.patients_of_doctor(doctor.id),
-        key=lambda p: ((p.full_name or "").casefold(), p.id),
+        key=lambda p: (p.erased_at is not None, (p.full_name or "").casefold(), p.id),
     )
     if not patients:
         turn.reply(t("No patient has booked with you yet, so there are no records to show."))
         return
     rows = tuple(
-        (InlineButton(_short(p.full_name or "?"), _pack("pt", p.id)),)
+        (InlineButton(_short(_patient_name(t, p)), _pack("pt", p.id)),)
         for p in patients[:PATIENTS_SHOWN]
     )
     turn.reply(
@@ -189,7 +197,7 @@ async def _show_record(turn: Turn, reader: _Reader, patient: User) -> None:
     consultations = await uow.consultations.closed_for_patient(patient.id, CONSULTATIONS_SHOWN)
     documents = list(await uow.consultations.documents(patient.id))[:DOCUMENTS_SHOWN]
     if reader.doctor is not None:
-        turn.reply(t("Record of {patient}:", patient=patient.full_name or "?"))
+        turn.reply(t("Record of {patient}:", patient=_patient_name(t, patient)))
     elif not consultations and not documents:
         turn.reply(
             t(
@@ -366,7 +374,16 @@ async def _chat_history(turn: Turn, reader: _Reader, consultation: Consultation)
     )
     log = await turn.uow.consultations.chat_log(consultation.id)
     if not log:
-        turn.reply(heading + "\n\n" + t("No messages were exchanged in this consultation."))
+        days = turn.config.chat_log_retention_days
+        if chat_past_retention(consultation.closed_at, turn.now, days):
+            empty = t(
+                "This chat is no longer kept: the clinic deletes a consultation's chat {days} "
+                "days after it ends.",
+                days=days,
+            )
+        else:
+            empty = t("No messages were exchanged in this consultation.")
+        turn.reply(heading + "\n\n" + empty)
         return
     patient_name = appointment.patient.full_name or "?"
     doctor_name = appointment.doctor.user.full_name or "?"
@@ -498,15 +515,7 @@ async def _pdf_again(turn: Turn, consultation: Consultation) -> None:
     patient, doctor = appointment.patient, appointment.doctor
     issued = consultation.closed_at or consultation.opened_at
     items = [
-        {
-            "medicine": p.medicine,
-            "strength": p.strength,
-            "dose": p.dose,
-            "frequency": p.frequency,
-            "duration": p.duration,
-            "instructions": p.instructions,
-        }
-        for p in await turn.uow.consultations.prescriptions(consultation.id)
+        prescription_item(p) for p in await turn.uow.consultations.prescriptions(consultation.id)
     ]
     # Drawing takes a moment of CPU: off the event loop, from plain values only.
     document = await asyncio.to_thread(

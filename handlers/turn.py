@@ -30,6 +30,8 @@ class CoreConfig:
     clinic_name: str = "Telemedicine Clinic"
     # /delete_me keeps these (clinic.retention.ITEMS), detached from the patient's name.
     retention_keep: frozenset[str] = frozenset(DEFAULT_KEEP)
+    # Relayed chats of consultations closed longer ago are purged (jobs/chat_purge.py); 0 = never.
+    chat_log_retention_days: int = 365
     session_idle: timedelta = timedelta(minutes=10)  # an unlocked PIN session locks after this
     incoming_per_minute: int = 20  # per user; 0 = no limit
     # Payments (handlers/payments.py): off unless currency XTR (Stars) or a provider token.

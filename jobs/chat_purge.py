@@ -42,7 +42,7 @@ async def purge_chat_logs() -> int:
     """Delete expired chat logs; returns how many messages went (0 when already run today)."""
     runtime = current()
     now = runtime.clock()
-    cutoff = chat_purge_cutoff(now, runtime.settings.chat_log_retention_days)
+    cutoff = chat_purge_cutoff(now, runtime.settings.core.chat_log_retention_days)
     key = claim_key(now.astimezone(UTC).date().isoformat())
     async with UnitOfWork(runtime.sessions) as uow:
         ids = [] if cutoff is None else list(await uow.privacy.expired_chat_ids(cutoff, BATCH))

@@ -30,7 +30,6 @@ class JobSettings:
     feedback_after: timedelta = timedelta(minutes=30)
     idle_after: timedelta = timedelta(minutes=10)
     idle_warning: timedelta = timedelta(minutes=1)  # warned this long before the discard
-    chat_log_retention_days: int = 365  # 0 keeps relayed chats forever
     core: CoreConfig = field(
         default_factory=lambda: CoreConfig(admin_ids=frozenset(), default_timezone="UTC")
     )

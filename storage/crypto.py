@@ -16,6 +16,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+LOOKUP_HASH_PURPOSE = b"clinic-lookup-hash"
+
 
 class KeyError_(Exception):
     """A key is malformed or cannot open the stored data."""
@@ -27,14 +29,6 @@ class UnreadableValue(Exception):
 
 def generate_key() -> str:
     return Fernet.generate_key().decode("ascii")
-
-
-def _hash_key(fernet_key: str) -> bytes:
-    # A separate derived key: the hash must not be usable to forge or open ciphertexts.
-    raw = base64.urlsafe_b64decode(fernet_key.encode("ascii"))
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"clinic-lookup-hash").derive(
-        raw
-    )
 
 
 class Cipher:
@@ -54,8 +48,9 @@ class Cipher:
                 ) from None
         self._multi = MultiFernet(fernets)
         self._newest = fernets[0]
-        self._hash_keys = [_hash_key(k) for k in keys]
         self._raw_keys = [base64.urlsafe_b64decode(k.encode("ascii")) for k in keys]
+        # A separate derived key: the hash must not be usable to forge or open ciphertexts.
+        self._hash_keys = self.subkeys(LOOKUP_HASH_PURPOSE)
 
     def encrypt(self, plaintext: str) -> str:
         return self._multi.encrypt(plaintext.encode("utf-8")).decode("ascii")
@@ -72,13 +67,6 @@ class Cipher:
             return self._newest.decrypt(token.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeError):
             return None
-
-    def rotate(self, token: str) -> str:
-        """Re-encrypt with the newest key (raises UnreadableValue rather than overwrite)."""
-        try:
-            return self._multi.rotate(token.encode("ascii")).decode("ascii")
-        except (InvalidToken, UnicodeError):
-            raise UnreadableValue("no configured key opens this value") from None
 
     def subkeys(self, purpose: bytes) -> list[bytes]:
         """One derived key per configured key (newest first) for a purpose other than sealing,

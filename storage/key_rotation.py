@@ -262,18 +262,17 @@ class KeyRotation:
             plain = self._cipher.open_with_newest(token)
             if plain is None:
                 try:
-                    plan.changes[name] = self._cipher.rotate(token)
+                    plain = self._cipher.decrypt(token)
                 except UnreadableValue:
                     plan.unreadable.append(name)  # fail closed: left exactly as it is
                     continue
+                plan.changes[name] = self._cipher.encrypt(plain)
                 plan.expected[name] = token
                 plan.reencrypted += 1
             else:
                 plan.current += 1
             hash_column = sealed.hashes.get(name)
             if hash_column is not None:
-                if plain is None:
-                    plain = self._cipher.decrypt(token)
                 wanted = self._cipher.lookup_hash(plain)
                 if row[hash_column] != wanted:
                     plan.changes[hash_column] = wanted

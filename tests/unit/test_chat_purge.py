@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from handlers import callbacks
 from handlers.sending import Limits, RateLimiter, SendingPath
+from handlers.turn import CoreConfig
 from jobs import chat_purge
 from jobs import runtime as job_runtime
 from jobs.runtime import JobSettings, Runtime
@@ -17,9 +19,9 @@ from storage.models import Consultation, Prescription, RelayedMessage
 from storage.seeding import seed_doctor, seed_patient
 from storage.unit_of_work import UnitOfWork
 from tests.conftest import Storage
-from tests.support.clinic_records import Rx, Said, seed_closed_consultation
+from tests.support.clinic_records import Rx, Said, doctor_id_of, seed_closed_consultation
 from tests.support.fake_messenger import FakeMessenger
-from tests.support.harness import Clock
+from tests.support.harness import Clock, make_harness
 
 pytestmark = pytest.mark.parametrize("db_kind", ["sqlite", "postgresql"], indirect=True)
 
@@ -37,9 +39,8 @@ def install(storage: Storage, clock: Clock, days: int) -> None:
     sending = SendingPath(
         FakeMessenger(), RateLimiter(Limits(1000, 1000, 1000), sleep=no_sleep), mark, sleep=no_sleep
     )
-    job_runtime.install(
-        Runtime(storage.sessions, sending, JobSettings(chat_log_retention_days=days), clock)
-    )
+    core = CoreConfig(admin_ids=frozenset(), default_timezone="UTC", chat_log_retention_days=days)
+    job_runtime.install(Runtime(storage.sessions, sending, JobSettings(core=core), clock))
 
 
 @pytest.fixture
@@ -130,3 +131,30 @@ async def test_zero_keeps_chats_forever_and_open_consultations_are_never_purged(
     install(storage, Clock(NOW + timedelta(days=1)), 1)
     assert await chat_purge.purge_chat_logs() == 6  # every chat but the reopened one
     assert await chat_counts(storage) == {visits["old"]: 5}
+
+
+async def test_records_say_a_purged_chat_was_deleted_not_that_nobody_wrote(
+    storage: Storage, visits: dict[str, int]
+) -> None:
+    install(storage, Clock(NOW), 365)
+    assert await chat_purge.purge_chat_logs() == 7
+    quiet = await seed_closed_consultation(  # closed a week ago, nobody wrote
+        storage.sessions, await doctor_id_of(storage.sessions, DOC), ANNA, NOW - timedelta(days=7)
+    )
+    h = make_harness(storage, clock=Clock(NOW), config_extra={"chat_log_retention_days": 365})
+
+    async def chat_of(consultation: int) -> str:
+        await h.tap_data(ANNA, 1, callbacks.pack("rc", "", "chat", str(consultation)))
+        return h.last(ANNA)
+
+    purged = await chat_of(visits["old"])
+    assert "no longer kept" in purged and "365 days after it ends" in purged
+    assert "No messages were exchanged" not in purged
+    assert "No messages were exchanged" in await chat_of(quiet)
+    assert "message 0" in await chat_of(visits["recent"])
+
+    # Kept forever (0): an empty chat is one nobody wrote in, however old.
+    forever = make_harness(storage, clock=Clock(NOW), config_extra={"chat_log_retention_days": 0})
+    forever.events = h.events  # update ids go on: a repeated one would be taken as a duplicate
+    await forever.tap_data(ANNA, 1, callbacks.pack("rc", "", "chat", str(visits["old"])))
+    assert "No messages were exchanged" in forever.last(ANNA)
