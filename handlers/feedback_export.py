@@ -1,37 +1,18 @@
 """/admin → Export feedback: every rating as a CSV document (appointment id, doctor, date,
 rating, comment), the export written to the audit log.
 
-Comments are patients' own text: a cell starting with = + - @ (or a tab or carriage return)
-gets a leading apostrophe, so a spreadsheet shows it as text instead of running it as a formula.
+Comments are patients' own text: `handlers.csv_export` keeps every cell from running as a
+spreadsheet formula.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-
 from clinic.timezones import zone
-from handlers.port import Document
+from handlers.csv_export import csv_document
 from handlers.turn import Turn
 
 EXPORTED_MAX = 50_000
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 HEADER = ("appointment_id", "doctor", "date", "rating", "comment")
-
-
-def safe_cell(value: str) -> str:
-    """Neutralise CSV formula injection: text that a spreadsheet would evaluate."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def feedback_csv(rows: list[tuple[int, str, str, int, str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(HEADER)
-    for appointment_id, doctor, date, rating, comment in rows:
-        writer.writerow((appointment_id, safe_cell(doctor), date, rating, safe_cell(comment)))
-    # With a byte-order mark, spreadsheet programs open UTF-8 (names in any script) correctly.
-    return buffer.getvalue().encode("utf-8-sig")
 
 
 async def export(turn: Turn, target: str) -> None:
@@ -58,7 +39,7 @@ async def export(turn: Turn, target: str) -> None:
         return
     stamp = turn.now.astimezone(local).strftime("%Y-%m-%d")
     turn.send_document(
-        Document(f"feedback-{stamp}.csv", feedback_csv(rows), "text/csv"),
+        csv_document(f"feedback-{stamp}.csv", HEADER, rows),
         t(
             "{count} ratings; dates in {tz}. Comments are patients' own words: keep this "
             "file confidential.",

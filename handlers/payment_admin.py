@@ -6,8 +6,6 @@ holds payment facts only (ids, doctor, amounts, charge ids, times): no patient, 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,16 +13,17 @@ from datetime import datetime, timedelta
 
 from clinic.timezones import zone
 from handlers import callbacks
+from handlers.admin_buttons import reply_lines
+from handlers.csv_export import csv_document
 from handlers.formatting import money
 from handlers.i18n import Html, Translator
-from handlers.port import Document, InlineButton, InlineKeyboard
+from handlers.port import InlineButton, InlineKeyboard
 from handlers.turn import Turn
 from storage.models import Payment
 
 BUTTONS = "pa"
 PERIODS = ("7", "30", "m")
 OWED_SHOWN = 30
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _data(verb: str, period: str = "0") -> str:
@@ -129,11 +128,15 @@ async def _summary(turn: Turn, period: str) -> None:
     start, end = window(period, turn.now, turn.config.default_timezone)
     payments = await turn.uow.payments.settled_between(start, end)
     overall, per_doctor = totals(payments, start, end)
-    lines = []
-    for doctor_id, doctor_totals in sorted(per_doctor.items()):
-        doctor = await turn.uow.doctors.get(doctor_id)
-        name = (doctor.user.full_name if doctor else None) or f"#{doctor_id}"
-        lines.append(t("• {doctor}: {line}", doctor=name, line=Html(_line(t, doctor_totals))))
+    names = await turn.uow.payments.doctor_names(per_doctor)
+    lines = [
+        t(
+            "• {doctor}: {line}",
+            doctor=names.get(doctor_id) or f"#{doctor_id}",
+            line=Html(_line(t, doctor_totals)),
+        )
+        for doctor_id, doctor_totals in sorted(per_doctor.items())
+    ]
     text = t(
         "<b>Payments, {period}</b>\nAll doctors: {line}\n\n{doctors}",
         period=_period_label(t, period),
@@ -165,18 +168,7 @@ async def _owed(turn: Turn) -> None:
         )
         for p in owed
     ]
-    turn.reply(
-        t(
-            "Refunds owed (make them with the payment provider):\n{lines}",
-            lines=Html("\n".join(lines)),
-        )
-    )
-
-
-def _cell(value: object) -> str:
-    """Text a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    reply_lines(turn, t("Refunds owed (make them with the payment provider):"), lines)
 
 
 def _stamp(moment: datetime | None) -> str:
@@ -202,48 +194,38 @@ CSV_COLUMNS = (
 )
 
 
-async def payments_csv(turn: Turn, payments: Sequence[Payment]) -> bytes:
-    names: dict[int, str] = {}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for p in payments:
-        if p.doctor_id not in names:
-            doctor = await turn.uow.doctors.get(p.doctor_id)
-            names[p.doctor_id] = (doctor.user.full_name if doctor else None) or ""
-        writer.writerow(
-            [
-                _cell(v)
-                for v in (
-                    p.id,
-                    p.appointment_id,
-                    p.doctor_id,
-                    names[p.doctor_id],
-                    p.status,
-                    p.amount_minor,
-                    p.currency,
-                    _stamp(p.invoiced_at),
-                    _stamp(p.paid_at),
-                    p.telegram_charge_id,
-                    p.provider_charge_id,
-                    p.refund_status,
-                    p.refund_minor,
-                    p.refund_reason,
-                    _stamp(p.refunded_at),
-                )
-            ]
+def csv_rows(payments: Sequence[Payment], names: dict[int, str]) -> list[tuple[object, ...]]:
+    return [
+        (
+            p.id,
+            p.appointment_id,
+            p.doctor_id,
+            names.get(p.doctor_id, ""),
+            p.status,
+            p.amount_minor,
+            p.currency,
+            _stamp(p.invoiced_at),
+            _stamp(p.paid_at),
+            p.telegram_charge_id,
+            p.provider_charge_id,
+            p.refund_status,
+            p.refund_minor,
+            p.refund_reason,
+            _stamp(p.refunded_at),
         )
-    return buffer.getvalue().encode("utf-8")
+        for p in payments
+    ]
 
 
 async def _export(turn: Turn, period: str) -> None:
     t = turn.t
     start, end = window(period, turn.now, turn.config.default_timezone)
     payments = await turn.uow.payments.settled_between(start, end)
-    data = await payments_csv(turn, payments)
-    name = f"payments-{start:%Y%m%d}-{end:%Y%m%d}.csv"
+    names = await turn.uow.payments.doctor_names(p.doctor_id for p in payments)
     turn.send_document(
-        Document(name, data, "text/csv"),
+        csv_document(
+            f"payments-{start:%Y%m%d}-{end:%Y%m%d}.csv", CSV_COLUMNS, csv_rows(payments, names)
+        ),
         t(
             "Payments, {period}: {count} rows.",
             period=_period_label(t, period),

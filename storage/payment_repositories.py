@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Payment
+from storage.models import Doctor, Payment
 
 
 class PaymentRepository:
@@ -60,3 +60,11 @@ class PaymentRepository:
             .limit(limit)
         )
         return (await self._session.scalars(query)).all()
+
+    async def doctor_names(self, doctor_ids: Iterable[int]) -> dict[int, str]:
+        """The names of the doctors a list of payments names, in one query."""
+        wanted = list(set(doctor_ids))
+        if not wanted:
+            return {}
+        doctors = await self._session.scalars(select(Doctor).where(Doctor.id.in_(wanted)))
+        return {d.id: d.user.full_name or "" for d in doctors}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from handlers.feedback_export import feedback_csv, safe_cell
+from handlers.csv_export import csv_document, safe_cell
+from handlers.feedback_export import HEADER
 
 
 def test_formula_cells_get_an_apostrophe_and_others_stay() -> None:
@@ -16,7 +17,11 @@ def test_formula_cells_get_an_apostrophe_and_others_stay() -> None:
 
 
 def test_the_file_reads_back_with_the_csv_module() -> None:
-    data = feedback_csv([(7, "Dr Ana", "2026-12-01", 4, 'Said "hi",\nthen =cmd|x')])
+    document = csv_document(
+        "f.csv", HEADER, [(7, "Dr Ana", "2026-12-01", 4, 'Said "hi",\nthen =cmd|x')]
+    )
+    data = document.data
+    assert document.mime_type == "text/csv" and document.filename == "f.csv"
     assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM for spreadsheets
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows == [
