@@ -59,29 +59,40 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+Lane = int | tuple[str, int]
+
+
+def lane_of(event: Event) -> Lane:
+    """A user's updates run in order in their lane. A pre-checkout query has a lane of its own:
+    Telegram waits only 10 seconds for its answer, so it never queues behind the payer's other
+    work (it only reads, and the payment it precedes comes after its answer)."""
+    if event.kind is EventKind.PRE_CHECKOUT:
+        return ("pre-checkout", event.user_id)
+    return event.user_id
+
+
 class UserLanes:
-    """Runs each user's work strictly in submission order; users run side by side."""
+    """Runs each lane's work strictly in submission order; lanes run side by side."""
 
     def __init__(self) -> None:
-        self._queues: dict[int, asyncio.Queue[Event]] = {}
-        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._queues: dict[Lane, asyncio.Queue[Event]] = {}
+        self._workers: dict[Lane, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
 
     def submit(self, event: Event, handle: Callable[[Event], asyncio.Future[None]]) -> None:
-        queue = self._queues.get(event.user_id)
+        lane = lane_of(event)
+        queue = self._queues.get(lane)
         if queue is None:
-            queue = self._queues[event.user_id] = asyncio.Queue()
+            queue = self._queues[lane] = asyncio.Queue()
         queue.put_nowait(event)
-        if event.user_id not in self._workers:
+        if lane not in self._workers:
             self._idle.clear()
-            self._workers[event.user_id] = asyncio.create_task(
-                self._work(event.user_id, queue, handle)
-            )
+            self._workers[lane] = asyncio.create_task(self._work(lane, queue, handle))
 
     async def _work(
         self,
-        user_id: int,
+        lane: Lane,
         queue: asyncio.Queue[Event],
         handle: Callable[[Event], asyncio.Future[None]],
     ) -> None:
@@ -90,8 +101,8 @@ class UserLanes:
                 await handle(queue.get_nowait())
         finally:
             # Nothing awaits between the empty check and removal, so no event is stranded.
-            del self._workers[user_id]
-            del self._queues[user_id]
+            del self._workers[lane]
+            del self._queues[lane]
             if not self._workers:
                 self._idle.set()
 

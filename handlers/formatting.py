@@ -8,6 +8,7 @@ from decimal import Decimal
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 
+from clinic.payments import STARS  # Telegram Stars: whole stars, no smaller unit
 from clinic.timezones import zone
 
 
@@ -23,9 +24,6 @@ def day(moment: datetime, zone_name: str, language: str) -> str:
 
 def clock(moment: datetime, zone_name: str, language: str) -> str:
     return format_time(moment.astimezone(zone(zone_name)), "HH:mm", locale=language)
-
-
-STARS = "XTR"  # Telegram Stars: whole stars, no smaller unit
 
 
 def precision_of(currency: str) -> int:

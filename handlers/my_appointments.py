@@ -13,7 +13,7 @@ from handlers import booking, callbacks, refunds
 from handlers.formatting import when
 from handlers.i18n import Html, Translator, translator
 from handlers.port import InlineButton, InlineKeyboard
-from handlers.scheduling import cancel
+from handlers.scheduling import cancel, hold_ran_out
 from handlers.turn import Turn
 from storage.models import Appointment, User
 
@@ -60,12 +60,33 @@ def _card_buttons(turn: Turn, appointment: Appointment) -> InlineKeyboard:
     )
 
 
+def _upcoming(appointment: Appointment, turn: Turn) -> bool:
+    """Booked, or held for payment and still in time, and not started yet."""
+    if appointment.starts_at <= turn.now:
+        return False
+    return appointment.status == Status.BOOKED or (
+        appointment.status == Status.HELD and not hold_ran_out(appointment, turn.now)
+    )
+
+
+def _held_card(turn: Turn, appointment: Appointment) -> str:
+    """No buttons: the invoice is the way on (unpaid, the hold simply runs out)."""
+    assert appointment.hold_expires_at is not None
+    zone_name = appointment.patient.timezone
+    return turn.t(
+        "{card}\n⏳ Awaiting payment: held for you until {until}. Pay with the invoice sent "
+        "to you; unpaid, the time is released then.",
+        card=Html(_card(turn, appointment)),
+        until=when(appointment.hold_expires_at, zone_name, turn.t.language),
+    )
+
+
 async def show(turn: Turn) -> None:
     patient = turn.user
     assert patient is not None
     appointments = await turn.uow.appointments.of_patient(patient.id)
     upcoming = sorted(
-        (a for a in appointments if a.status == Status.BOOKED and a.starts_at > turn.now),
+        (a for a in appointments if _upcoming(a, turn)),
         key=lambda a: a.starts_at,
     )
     past = [a for a in appointments if a not in upcoming][:PAST_SHOWN]
@@ -75,7 +96,10 @@ async def show(turn: Turn) -> None:
     if upcoming:
         turn.reply(turn.t("Your upcoming appointments:"))
         for appointment in upcoming:
-            turn.reply(_card(turn, appointment), _card_buttons(turn, appointment))
+            if appointment.status == Status.HELD:
+                turn.reply(_held_card(turn, appointment))
+            else:
+                turn.reply(_card(turn, appointment), _card_buttons(turn, appointment))
     else:
         turn.reply(turn.t("You have no upcoming appointments. Send /book to book one."))
     if past:
@@ -84,7 +108,9 @@ async def show(turn: Turn) -> None:
                 "{when} — {doctor} — {status}",
                 when=when(a.starts_at, patient.timezone, turn.t.language),
                 doctor=a.doctor.user.full_name or "?",
-                status=_status_text(turn.t, a.status),
+                status=_status_text(
+                    turn.t, Status.EXPIRED if hold_ran_out(a, turn.now) else a.status
+                ),
             )
             for a in past
         ]

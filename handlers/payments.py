@@ -21,7 +21,7 @@ import logging
 import secrets
 
 from clinic.appointments import InvalidTransition, Status, transition
-from clinic.payments import HoldView, Refusal, check_pre_checkout, needs_payment
+from clinic.payments import STARS, HoldView, Refusal, check_pre_checkout, needs_payment
 from clinic.roles import Role
 from handlers import booking, callbacks
 from handlers.formatting import money, when
@@ -108,7 +108,7 @@ def hold_and_invoice(turn: Turn, appointment: Appointment) -> None:
                 currency=payment.currency,
                 amount=payment.amount_minor,
                 label=plain(t("Consultation")),
-                provider_token=config.payment_provider_token if config.currency != "XTR" else "",
+                provider_token=config.payment_provider_token if config.currency != STARS else "",
             )
         )
     )
@@ -122,7 +122,10 @@ def _fit(text: str, limit: int) -> str:
 
 
 def _refusal_text(t: Translator, refusal: Refusal | None) -> str:
-    texts = {
+    """Why the payment form says no (plain text: it is not HTML); None is a banned account."""
+    if refusal is None:
+        return t("Payments from this account are not accepted. Please contact the clinic.")
+    return {
         Refusal.UNKNOWN: t("This invoice is not valid any more. Please book again with /book."),
         Refusal.NOT_YOURS: t("Only the patient who booked this time can pay for it."),
         Refusal.NOT_HELD: t("This booking is no longer waiting for payment. See /appointments."),
@@ -130,10 +133,7 @@ def _refusal_text(t: Translator, refusal: Refusal | None) -> str:
             "The time held for this payment has run out. Please book again with /book."
         ),
         Refusal.AMOUNT: t("The amount does not match the invoice. Nothing was charged."),
-    }
-    if refusal is None:  # a banned account
-        return t("Payments from this account are not accepted. Please contact the clinic.")
-    return plain(texts[refusal])
+    }[refusal]
 
 
 async def on_pre_checkout(turn: Turn) -> None:
@@ -165,7 +165,7 @@ async def on_pre_checkout(turn: Turn) -> None:
         "pre-checkout refused",
         extra={"update_id": turn.event.update_id, "reason": str(refusal or "banned")},
     )
-    turn.actions.append(AnswerPreCheckout(query.id, False, _refusal_text(turn.t, refusal)))
+    turn.actions.append(AnswerPreCheckout(query.id, False, plain(_refusal_text(turn.t, refusal))))
 
 
 # The money arrived ----------------------------------------------------------------------------

@@ -85,7 +85,7 @@ async def settle_refund(
         amount=amount,
         charge=payment.telegram_charge_id,
     )
-    notices = await _admin_notices(turn, payment, refund)
+    notices = await _admin_notices(turn, lambda t: owed_notice(t, payment, refund))
     if refundable_by_api(payment.currency, refund, payment.amount_minor):
         payment.refund_status = "refunding"  # until the dispatcher has made the call
         assert payment.telegram_charge_id is not None
@@ -125,13 +125,18 @@ def owed_notice(t: Translator, payment: Payment, refund: int) -> str:
     )
 
 
-async def _admin_notices(turn: Turn, payment: Payment, refund: int) -> tuple[tuple[int, str], ...]:
-    notices = []
-    for admin_id in sorted(turn.config.admin_ids):
-        account = await turn.uow.users.by_telegram_id(admin_id)
-        t = translator(account.language) if account else turn.t
-        notices.append((admin_id, owed_notice(t, payment, refund)))
-    return tuple(notices)
+async def _admin_notices(
+    turn: Turn, notice: Callable[[Translator], str]
+) -> tuple[tuple[int, str], ...]:
+    """(chat id, text) for every configured admin, each in their own language."""
+    accounts = await turn.uow.admin.users_by_telegram_ids(turn.config.admin_ids)
+    return tuple(
+        (
+            admin_id,
+            notice(translator(accounts[admin_id].language) if admin_id in accounts else turn.t),
+        )
+        for admin_id in sorted(turn.config.admin_ids)
+    )
 
 
 def _owed_notice(t: Translator, paid: SuccessfulPayment) -> str:
@@ -164,12 +169,7 @@ async def refund_unmatched(turn: Turn, paid: SuccessfulPayment) -> None:
         amount=amount,
         charge=paid.telegram_charge_id,
     )
-    notices = []
-    for admin_id in sorted(turn.config.admin_ids):
-        account = await turn.uow.users.by_telegram_id(admin_id)
-        notices.append(
-            (admin_id, _owed_notice(translator(account.language) if account else turn.t, paid))
-        )
+    notices = await _admin_notices(turn, lambda t: _owed_notice(t, paid))
     if paid.currency == STARS:
         turn.actions.append(
             RefundStars(
@@ -178,7 +178,7 @@ async def refund_unmatched(turn: Turn, paid: SuccessfulPayment) -> None:
                 paid.telegram_charge_id,
                 t("{amount} went back to your Telegram Stars balance.", amount=amount),
                 owed_text,
-                tuple(notices),
+                notices,
             )
         )
         return

@@ -60,20 +60,32 @@ async def free_slots_for(
     window: Interval | None = None,
     ignore_appointment: int | None = None,
 ) -> list[Interval]:
+    return (await _free_and_taken(uow, doctor, now, window, ignore_appointment))[0]
+
+
+async def _free_and_taken(
+    uow: UnitOfWork,
+    doctor: Doctor,
+    now: datetime,
+    window: Interval | None,
+    ignore_appointment: int | None,
+) -> tuple[list[Interval], Sequence[Appointment]]:
+    """The free slots, and the doctor's active appointments they were checked against."""
     schedule = await schedule_of(uow, doctor)
     start = window.start if window else now
     end = window.end if window else now + schedule.horizon + timedelta(days=1)
     margin = timedelta(days=1)
+    taken = await uow.appointments.active_for_doctor(doctor.id, start - margin, end + margin)
     busy = [
         Interval(a.starts_at, a.ends_at)
-        for a in await uow.appointments.active_for_doctor(doctor.id, start - margin, end + margin)
+        for a in taken
         if a.id != ignore_appointment and not hold_ran_out(a, now)
     ]
     busy += [
         Interval(b.starts_at, b.ends_at)
         for b in await uow.schedules.blocks_between(doctor.id, start - margin, end + margin)
     ]
-    return free_slots(schedule, now, busy, window)
+    return free_slots(schedule, now, busy, window), taken
 
 
 def hold_ran_out(appointment: Appointment, now: datetime) -> bool:
@@ -119,7 +131,7 @@ async def book(
     await uow.appointments.lock_patient(patient.id)
     day = Interval(start - timedelta(days=1), start + timedelta(days=1))
     ignore = replacing.id if replacing else None
-    offered = await free_slots_for(uow, doctor, now, day, ignore_appointment=ignore)
+    offered, taken = await _free_and_taken(uow, doctor, now, day, ignore)
     slot = next((s for s in offered if s.start == start), None)
     if slot is None:
         raise SlotUnavailable()
@@ -127,9 +139,8 @@ async def book(
     clashes = [a for a in own if a.id != ignore and not hold_ran_out(a, now)]
     if clashes:
         raise PatientBusy()
-    await _expire_ran_out(
-        uow, [*own, *await uow.appointments.active_for_doctor(doctor.id, slot.start, slot.end)], now
-    )
+    overlapping = [a for a in taken if a.starts_at < slot.end and a.ends_at > slot.start]
+    await _expire_ran_out(uow, [*own, *overlapping], now)
     appointment = Appointment(
         doctor_id=doctor.id,
         patient_id=patient.id,

@@ -7,18 +7,13 @@ booking that took its place (handlers.scheduling) is still announced here, once.
 
 from __future__ import annotations
 
-import logging
-
 from clinic.appointments import Status, transition
 from handlers.formatting import when
 from handlers.i18n import translator
 from handlers.payments import try_again_keyboard
-from handlers.port import TransportError
-from handlers.sending import Undeliverable
 from jobs.runtime import current
+from jobs.tasks import send_claimed
 from storage.unit_of_work import UnitOfWork
-
-log = logging.getLogger(__name__)
 
 
 def hold_id(appointment_id: int) -> str:
@@ -62,10 +57,4 @@ async def expire_hold(appointment_id: int) -> None:
         )
         markup = try_again_keyboard(t, appointment.id)
         chat_id = patient.telegram_id
-    try:
-        await runtime.sending.send_text(chat_id, text, markup)
-    except (Undeliverable, TransportError) as exc:
-        log.info("job message not delivered", extra={"job": key, "reason": type(exc).__name__})
-        async with UnitOfWork(runtime.sessions) as uow:
-            await uow.job_runs.set_outcome(key, "failed")
-            await uow.commit()
+    await send_claimed(key, chat_id, text, markup)

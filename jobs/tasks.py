@@ -81,7 +81,7 @@ async def _record(key: str, outcome: str) -> None:
         await uow.commit()
 
 
-async def _send(key: str, chat_id: int, text: str, markup: Markup | None = None) -> bool:
+async def send_claimed(key: str, chat_id: int, text: str, markup: Markup | None = None) -> bool:
     """Send one claimed message; a failure is recorded on the claim, never raised."""
     runtime = current()
     try:
@@ -159,7 +159,7 @@ async def send_reminder(appointment_id: int, minutes: int) -> None:
         chat_id = appointment.patient.telegram_id
         text = _reminder_text(appointment, minutes)
         markup = reminder_keyboard(appointment.patient.language, appointment.id)
-    await _send(key, chat_id, text, markup)
+    await send_claimed(key, chat_id, text, markup)
 
 
 # Start notice, no-show ----------------------------------------------------------------------
@@ -202,7 +202,7 @@ async def start_notice(appointment_id: int) -> None:
             )
         )
         chat_id = doctor.telegram_id
-    await _send(key, chat_id, text, markup)
+    await send_claimed(key, chat_id, text, markup)
 
 
 async def mark_no_show(appointment_id: int) -> None:
@@ -244,8 +244,8 @@ async def mark_no_show(appointment_id: int) -> None:
         )
         chats = (patient.telegram_id, doctor.telegram_id)
     # One side unreachable must not keep the other from hearing it.
-    await _send(key, chats[0], to_patient)
-    await _send(key, chats[1], to_doctor)
+    await send_claimed(key, chats[0], to_patient)
+    await send_claimed(key, chats[1], to_doctor)
 
 
 # Feedback -----------------------------------------------------------------------------------
@@ -290,7 +290,7 @@ async def feedback_prompt(appointment_id: int) -> None:
             day=day(appointment.starts_at, patient.timezone, patient.language),
         )
         chat_id = patient.telegram_id
-    await _send(key, chat_id, text, feedback_keyboard(appointment_id))
+    await send_claimed(key, chat_id, text, feedback_keyboard(appointment_id))
 
 
 # The doctor's day ---------------------------------------------------------------------------
@@ -336,7 +336,7 @@ async def doctor_agenda(doctor_id: int) -> None:
             lines=Html(lines),  # each line was escaped by the translator already
         )
         chat_id = doctor.user.telegram_id
-    await _send(key, chat_id, text)
+    await send_claimed(key, chat_id, text)
 
 
 # Idle conversations -------------------------------------------------------------------------
@@ -404,7 +404,7 @@ async def idle_sweep() -> None:
         )
         await uow.commit()
     for key, chat_id, text, markup in outgoing:
-        await _send(key, chat_id, text, markup)
+        await send_claimed(key, chat_id, text, markup)
 
 
 async def _session_sweep(

@@ -3,6 +3,7 @@ confirmation, hold expiry (the job called directly), refunds, and the admins' vi
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from clinic.payments import Refusal, check_pre_checkout, refund_amount
 from handlers.port import BadRequest, Invoice
@@ -20,7 +21,7 @@ from jobs import runtime as job_runtime
 from jobs.planner import SchedulerPlanner
 from jobs.runtime import JobSettings, Runtime
 from jobs.scheduler import ClinicScheduler, build_scheduler
-from storage.models import Appointment, Payment
+from storage.models import Appointment, Payment, User
 from storage.seeding import seed_doctor, seed_patient
 from tests.conftest import Storage
 from tests.support.harness import Clock, Harness, make_harness
@@ -314,7 +315,7 @@ async def test_a_failed_star_refund_is_owed_and_put_before_admins(stars: Harness
     async def failing(user_id: int, charge: str) -> None:
         raise BadRequest("Bad Request: CHARGE_NOT_FOUND")
 
-    h.messenger.refund_star_payment = failing  # type: ignore[method-assign]
+    h.messenger.refund_star_payment = failing  # type: ignore[method-assign,assignment]
     await _patient_cancels(h, appointment)
     (_,), (payment,) = await rows(h)
     assert payment.refund_status == "owed"
@@ -396,6 +397,7 @@ async def test_admins_see_totals_owed_refunds_and_a_csv(card: Harness) -> None:
     await h.tap(ADMIN, "Export CSV")
     chat, document = h.messenger.documents[-1]
     assert chat == ADMIN and document.mime_type == "text/csv"
+    assert document.data.startswith(b"\xef\xbb\xbf")  # the shared CSV export: UTF-8 + BOM
     table = list(csv.DictReader(io.StringIO(document.data.decode())))
     assert table[0]["telegram_charge_id"] == "tg-card" and table[0]["refund_status"] == "owed"
     assert "Anna" not in document.data.decode()
@@ -414,7 +416,7 @@ async def _booked_and_paid_card(h: Harness) -> tuple[Appointment, Invoice]:
 
 
 def test_csv_cells_cannot_become_formulas() -> None:
-    from handlers.payment_admin import _cell
+    from handlers.csv_export import safe_cell as _cell
 
     assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert _cell("@x") == "'@x" and _cell("Dr Ana") == "Dr Ana" and _cell(None) == ""
@@ -433,3 +435,96 @@ async def test_a_paid_appointment_moved_keeps_its_payment(stars: Harness) -> Non
     assert payment.appointment_id == appointments[1].id
     await _patient_cancels(h, appointments[1])
     assert (await rows(h))[1][0].refund_status == "refunded"
+
+
+async def test_appointments_list_a_hold_as_upcoming_until_it_runs_out(stars: Harness) -> None:
+    h = stars
+    await hold(h, ANNA, 1)
+    (held,), _ = await rows(h)
+    sent = len(h.messenger.texts_to(ANNA))
+    await h.send(ANNA, "/appointments")
+    texts = h.messenger.texts_to(ANNA)[sent:]
+    assert texts[0] == "Your upcoming appointments:"
+    assert "Awaiting payment: held for you until Thu, Dec 3, 2026, 11:15" in texts[1]
+    assert "Dr Mira Kaur" in texts[1]
+    assert not any("Earlier appointments" in t for t in texts)
+    # No Reschedule / Cancel on a hold; a forged Cancel for it changes nothing.
+    event = await h.tap_data(ANNA, 1, f"ap:-:cx:{held.id}")
+    assert "can no longer be changed" in (h.answer(event) or "")
+    # Run out (before the job has swept it): no longer upcoming, and shown as not paid.
+    h.clock.now = NOW + timedelta(minutes=16)
+    sent = len(h.messenger.texts_to(ANNA))
+    await h.send(ANNA, "/appointments")
+    texts = h.messenger.texts_to(ANNA)[sent:]
+    assert texts[0] == "You have no upcoming appointments. Send /book to book one."
+    assert "Earlier appointments" in texts[1] and "not paid in time" in texts[1]
+    assert (await rows(h))[0][0].status == "held"  # listing changes nothing
+
+
+async def test_a_pre_checkout_does_not_wait_behind_the_payers_slow_update(stars: Harness) -> None:
+    """Telegram gives 10 seconds for the answer: a reply of Anna's stuck in sending (rate
+    limited, a slow network) must not hold her pre-checkout back."""
+    h = stars
+    invoice = await hold(h, ANNA)
+    release = asyncio.Event()
+    send_text = h.messenger.send_text
+
+    async def stuck(chat_id: int, text: str, *args: Any, **kwargs: Any) -> Any:
+        if chat_id == ANNA:
+            await release.wait()
+        return await send_text(chat_id, text, *args, **kwargs)
+
+    h.messenger.send_text = stuck  # type: ignore[method-assign]
+    h.dispatcher.submit(h.events.text(ANNA, "/appointments"))
+    query = h.events.pre_checkout(ANNA, invoice.payload, invoice.amount, invoice.currency)
+    h.dispatcher.submit(query)
+    answers = h.messenger.pre_checkout_answers
+    async with asyncio.timeout(5):
+        while query.pre_checkout.id not in answers:  # type: ignore[union-attr]
+            await asyncio.sleep(0.01)
+    assert answers[query.pre_checkout.id] == (True, None)  # type: ignore[union-attr]
+    release.set()
+    await h.dispatcher.drain()
+    assert "Awaiting payment" in h.last(ANNA)
+
+
+async def test_stale_forged_and_banned_payments(stars: Harness) -> None:
+    h = stars
+    invoice = await hold(h, ANNA)
+    assert (await pay(h, ANNA, invoice, "stx-1"))[0]
+    # The same invoice again after it was paid: refused at pre-checkout...
+    ok, error = await pay(h, ANNA, invoice, "stx-2")
+    assert not ok and error and "no longer waiting for payment" in error
+    # ...and a second charge that slipped through anyway goes back: nothing new is booked.
+    await h.dispatcher.handle(h.events.paid(ANNA, invoice.payload, 250, "stx-2"))
+    assert "does not belong to an open booking" in h.messenger.texts_to(ANNA)[-2]
+    assert h.messenger.star_refunds == [(ANNA, "stx-2")]
+    assert "went back to your Telegram Stars balance" in h.last(ANNA)
+    assert len(h.messenger.texts_to(DOC)) == 1  # told of the one booking only
+    # A forged payload: huge, emoji, non-Latin.
+    for payload in ("💳" * 500, "Ωμέγα", ""):
+        forged = Invoice("t", "d", payload, "XTR", 250, "l")
+        ok, error = await pay(h, ANNA, forged, "x")
+        assert not ok and error and "not valid any more" in error
+    # A banned payer is refused even for their own hold.
+    ben = await hold(h, BEN, 1)
+    async with h.storage.sessions() as session, session.begin():
+        await session.execute(
+            update(User).where(User.telegram_id == BEN).values(banned_at=h.clock.now)
+        )
+    ok, error = await pay(h, BEN, ben, "x")
+    assert not ok and error == (
+        "Payments from this account are not accepted. Please contact the clinic."
+    )
+
+
+async def test_a_card_payment_without_an_open_invoice_is_owed(card: Harness) -> None:
+    h = card
+    invoice = (await _booked_and_paid_card(h))[1]
+    event = h.events.paid(ANNA, invoice.payload, 4990, "tg-twice", "EUR", "prov-twice")
+    await h.dispatcher.handle(event)
+    assert "will refund €49.90 to you by hand" in h.last(ANNA)
+    assert h.messenger.star_refunds == []
+    notice = h.last(ADMIN)
+    assert "paid without an open invoice" in notice and "prov-twice" in notice
+    assert "Anna" not in notice
