@@ -42,7 +42,7 @@ MIRA_ID = 9_000_101  # the seeded cardiologist (bot/sandbox/demo.py)
 try:
     from playwright.sync_api import Page, expect, sync_playwright
 except ImportError:  # pragma: no cover - requirements-dev.txt pins it
-    sync_playwright = None
+    sync_playwright = None  # type: ignore[assignment]
 
 needs_browser = pytest.mark.skipif(
     sync_playwright is None or not CHROMIUM.exists(),

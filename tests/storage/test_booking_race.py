@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from handlers.port import InlineKeyboard
 from handlers.scheduling import SlotUnavailable, book, free_slots_for
 from storage.models import Appointment
 from storage.seeding import seed_doctor, seed_patient
@@ -38,8 +39,8 @@ async def test_racing_taps_on_one_slot_book_exactly_once(storage: Storage) -> No
         message_id, data = next(
             (m.message_id, b.callback_data or "")
             for m in reversed([m for m in harness.messenger.sent if m.chat_id == patient])
-            if m.markup is not None and hasattr(m.markup, "rows")
-            for row in m.markup.rows  # type: ignore[union-attr]
+            if isinstance(m.markup, InlineKeyboard)
+            for row in m.markup.rows
             for b in row
             if (b.callback_data or "").split(":")[-1].startswith("d2")
         )

@@ -345,10 +345,10 @@ async def test_feedback_prompt_rating_comment_and_a_second_answer_refused(
     # Where patients choose doctors: the average and the count.
     await h.send(BEN, "/book")
     await h.tap(BEN, "Cardiology")
+    markup = h.messenger.last_to(BEN).markup
+    assert isinstance(markup, InlineKeyboard)
     assert "Dr Mira Kaur · Cardiology · €50.00 · ★ 4.0 (1)" in [
-        b.text
-        for row in h.messenger.last_to(BEN).markup.rows
-        for b in row  # type: ignore[union-attr]
+        b.text for row in markup.rows for b in row
     ]
 
 
