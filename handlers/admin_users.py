@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from clinic.profile import ProfileError, parse_phone
+from clinic.profile import ProfileError
 from handlers import admin_audit, conversation
 from handlers.admin_buttons import (
     admin_data,
@@ -93,15 +93,17 @@ async def on_message(turn: Turn, conv: Conversation) -> None:
     if text is None:
         return
     compact = re.sub(r"[\s\-()]", "", text)
-    if _TELEGRAM_ID.match(compact):
-        user = await turn.uow.users.by_telegram_id(int(compact))
-    else:
+    user = (
+        await turn.uow.users.by_telegram_id(int(compact)) if _TELEGRAM_ID.match(compact) else None
+    )
+    if user is None:
+        # Digits alone may also be a phone without its plus sign, as Telegram shows contacts.
         try:
-            phone = parse_phone(text)
+            user = await turn.uow.users.find_by_phone(text)
         except ProfileError:
-            turn.reply(not_a_query)
-            return
-        user = await turn.uow.users.phone_owner(phone)
+            if not _TELEGRAM_ID.match(compact):
+                turn.reply(not_a_query)
+                return
     if user is None:
         turn.reply(t("Nobody with that phone number or Telegram id. Try another, or /cancel."))
         return

@@ -156,6 +156,20 @@ async def test_find_refuses_media_blank_and_huge_text(harness: Harness) -> None:
     assert labels(harness, ADMIN) == ["Ban", "Reset PIN", "Audit log"]
 
 
+async def test_find_reads_digits_as_a_telegram_id_or_a_phone_without_its_plus(
+    harness: Harness,
+) -> None:
+    await admin_tap(harness, "Find a patient")
+    await harness.send(ADMIN, str(ANNA))
+    assert "Anna Schmidt" in harness.last(ADMIN)
+    await admin_tap(harness, "Find a patient")
+    await harness.send(ADMIN, "49 151 1234 5678")  # as Telegram shows a contact's number
+    assert "Anna Schmidt" in harness.last(ADMIN)
+    await admin_tap(harness, "Find a patient")
+    await harness.send(ADMIN, "4915112345679")
+    assert "Nobody with that phone number or Telegram id" in harness.last(ADMIN)
+
+
 async def test_ban_twice_unban_and_the_banned_user_gets_one_reply(harness: Harness) -> None:
     await admin_tap(harness, "Find a patient")
     await harness.send(ADMIN, str(BEN))
