@@ -13,6 +13,7 @@ from bot.errors import StartupError
 from bot.settings import SETTING_HELP, SettingsError, load_settings
 from storage.crypto import generate_key
 from storage.database import DatabaseUnavailable
+from storage.key_rotation import BATCH_SIZE
 from storage.migrate import KeysDoNotOpenData, SchemaOutdated
 
 # Each of these ends start-up with its message alone: it is written for the person starting it.
@@ -28,6 +29,17 @@ SETTINGS_EPILOG = (
         "the first run."
     )
 )
+
+
+def _positive(text: str) -> int:
+    """A count of at least 1; anything else is argparse's one-line error and exit 2."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too small: at least 1")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -61,7 +73,12 @@ def parser() -> argparse.ArgumentParser:
             "were left untouched and listed for the admins; keep the old keys."
         ),
     )
-    rotate.add_argument("--batch-size", type=int, default=200, help="rows per transaction (200)")
+    rotate.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=BATCH_SIZE,
+        help=f"rows per transaction ({BATCH_SIZE})",
+    )
     sandbox = commands.add_parser(
         "sandbox",
         help="try the bot without Telegram: a local chat page in the browser (no token needed)",
@@ -125,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "rotate-keys":
             from bot.rotate_keys import rotate_keys
 
-            return asyncio.run(rotate_keys(settings, max(1, args.batch_size)))
+            return asyncio.run(rotate_keys(settings, args.batch_size))
         if args.command == "sandbox":
             from bot.sandbox import SandboxOptions, run_sandbox
 

@@ -91,6 +91,17 @@ async def test_rotate_keys_stops_with_one_line(
     assert not (tmp_path / "missing.db").exists()
 
 
+@pytest.mark.parametrize("size", ["0", "-5", "ten", "💥"])
+async def test_a_batch_size_below_one_or_not_a_number_is_refused(tmp_path: Path, size: str) -> None:
+    old = generate_key()
+    url = await seeded_database(tmp_path, old)
+    before = await stored(url)
+    env = {"DATABASE_URL": url, "ENCRYPTION_KEYS": f"{generate_key()},{old}"}
+    code, _, err = await run_to_exit(["rotate-keys", "--batch-size", size], env, tmp_path)
+    assert code == 2 and "--batch-size" in err and "Traceback" not in err, err
+    assert await stored(url) == before
+
+
 async def test_keys_that_open_nothing_change_nothing(tmp_path: Path) -> None:
     old = generate_key()
     url = await seeded_database(tmp_path, old)
