@@ -198,12 +198,14 @@ class BroadcastSender:
             row.status = status
             if finished:
                 row.finished_at = self._now()
-            admin = await uow.users.by_telegram_id(row.created_by)
-            t = translator(admin.language if admin else "en")
-            text = progress_text(t, row)
             chat, message = row.status_chat_id, row.status_message_id
+            text = None
+            if edit and chat is not None and message is not None:
+                # Read each time: the admin may switch language while a long send runs.
+                admin = await uow.users.by_telegram_id(row.created_by)
+                text = progress_text(translator(admin.language if admin else "en"), row)
             await uow.commit()
-        if edit and chat is not None and message is not None:
+        if text is not None and chat is not None and message is not None:
             try:
                 await self._sending.edit_text(chat, message, text)
             except (Undeliverable, TransportError) as exc:
