@@ -17,7 +17,7 @@ from dateutil import parser as date_parser
 NAME_MAX_LENGTH = 100
 MAX_AGE_YEARS = 120
 # Letters and combining marks (Devanagari vowel signs are marks), plus the joiners real names use.
-_NAME_PUNCTUATION = {" ", "-", "'", "’", ".", "\u200c", "\u200d"}
+NAME_PUNCTUATION = frozenset({" ", "-", "'", "’", ".", "\u200c", "\u200d"})
 
 
 class ProfileProblem(StrEnum):
@@ -40,19 +40,31 @@ class ProfileError(ValueError):
         self.problem = problem
 
 
-def clean_full_name(text: str) -> str:
-    name = " ".join(unicodedata.normalize("NFC", text).split())
+def tidy_name(text: str) -> str:
+    """One NFC form, single spaces, no spaces at the ends."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def clean_name(
+    text: str, max_length: int = NAME_MAX_LENGTH, punctuation: frozenset[str] = NAME_PUNCTUATION
+) -> str:
+    """A name of letters in any script (with their combining marks) and `punctuation`, at least
+    one letter, at most `max_length` characters: a person's name, a specialty's."""
+    name = tidy_name(text)
     if not name:
         raise ProfileError(ProfileProblem.NAME_EMPTY)
-    if len(name) > NAME_MAX_LENGTH:
+    if len(name) > max_length:
         raise ProfileError(ProfileProblem.NAME_TOO_LONG)
     for char in name:
-        category = unicodedata.category(char)
-        if not (category.startswith("L") or category.startswith("M") or char in _NAME_PUNCTUATION):
+        if not (unicodedata.category(char)[0] in "LM" or char in punctuation):
             raise ProfileError(ProfileProblem.NAME_CHARACTERS)
     if not any(unicodedata.category(c).startswith("L") for c in name):
         raise ProfileError(ProfileProblem.NAME_NO_LETTERS)
     return name
+
+
+def clean_full_name(text: str) -> str:
+    return clean_name(text)
 
 
 def parse_date_of_birth(text: str, today: date) -> date:

@@ -11,9 +11,9 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-import unicodedata
 from enum import StrEnum
 
+from clinic.profile import ProfileError, clean_name, tidy_name
 from handlers import callbacks, conversation
 from handlers.admin_buttons import admin_data, no_longer_admin
 from handlers.i18n import Html
@@ -24,32 +24,16 @@ from storage.models import Conversation, Specialty
 
 FLOW = "sa"
 NAME_MAX_LENGTH = 64
+SPECIALTY_PUNCTUATION = frozenset({" ", "-"})
 
 
 class Step(StrEnum):
     NAME = "name"
 
 
-class BadName(ValueError):
-    pass
-
-
-def _tidy(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).split())
-
-
 def clean_specialty_name(text: str) -> str:
-    """1–64 characters: letters of any script, spaces and hyphens."""
-    name = _tidy(text)
-    if not name or len(name) > NAME_MAX_LENGTH:
-        raise BadName(text)
-    for char in name:
-        category = unicodedata.category(char)
-        if not (category[0] in "LM" or char in {" ", "-"}):
-            raise BadName(text)
-    if not any(unicodedata.category(c).startswith("L") for c in name):
-        raise BadName(text)
-    return name
+    """1–64 characters: letters of any script, spaces and hyphens. Raises ProfileError."""
+    return clean_name(text, NAME_MAX_LENGTH, SPECIALTY_PUNCTUATION)
 
 
 async def show_list(turn: Turn) -> None:
@@ -96,13 +80,13 @@ async def on_message(turn: Turn, conv: Conversation) -> None:
         not_text=t("Please type the name as text."),
         empty=bad_name,
         too_long=bad_name,
-        tidy=_tidy,
+        tidy=tidy_name,
     )
     if typed is None:
         return
     try:
         name = clean_specialty_name(typed)
-    except BadName:
+    except ProfileError:
         turn.reply(bad_name)
         return
     existing = {s.name.casefold() for s in await turn.uow.specialties.all()}
