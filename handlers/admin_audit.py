@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from handlers.admin_buttons import admin_data, admin_zone, reply_lines, target_user, user_label
+from handlers.admin_buttons import admin_data, reply_lines, target_user, user_label
 from handlers.formatting import when
 from handlers.i18n import Html, plain
 from handlers.port import InlineButton, InlineKeyboard
@@ -58,7 +58,7 @@ async def entry_lines(turn: Turn, entries: Sequence[AuditEntry]) -> list[str]:
         lines.append(
             t(
                 "• {time} · {actor} → {subject} · <code>{action}</code> {target} · {outcome}",
-                time=when(entry.at, admin_zone(turn), t.language),
+                time=when(entry.at, turn.zone_name, t.language),
                 actor=Html(user_label(t, actor, entry.actor_telegram_id)),
                 subject=subject,
                 action=entry.action,
@@ -95,7 +95,7 @@ async def record_reads(turn: Turn, target: str) -> None:
         lambda count: t(
             "<b>The last {count} record reads</b>, newest first (times in {tz}):",
             count=count,
-            tz=admin_zone(turn),
+            tz=turn.zone_name,
         ),
     )
 
@@ -108,7 +108,7 @@ async def pin_events(turn: Turn, target: str) -> None:
         t("No PIN failures or lockouts have been logged."),
         lambda _count: t(
             "<b>PIN failures, lockouts and resets</b>, newest first (times in {tz}):",
-            tz=admin_zone(turn),
+            tz=turn.zone_name,
         ),
         InlineKeyboard(((InlineButton(t("Locked accounts"), admin_data("lock")),),)),
     )
@@ -133,7 +133,7 @@ async def show_for_user(turn: Turn, user: User) -> None:
         "<b>Audit log of {user}</b>, last {count}, newest first (times in {tz}):",
         user=who,
         count=len(entries),
-        tz=admin_zone(turn),
+        tz=turn.zone_name,
     )
     reply_lines(turn, heading, await entry_lines(turn, entries))
 
@@ -149,7 +149,7 @@ async def locked(turn: Turn, target: str) -> None:
         t(
             "• {user}: locked until {until}",
             user=Html(user_label(t, user)),
-            until=when(user.pin_locked_until or turn.now, admin_zone(turn), t.language),
+            until=when(user.pin_locked_until or turn.now, turn.zone_name, t.language),
         )
         for user in users
     ]
@@ -157,7 +157,7 @@ async def locked(turn: Turn, target: str) -> None:
         (InlineButton(plain(t("Reset PIN of #{id}", id=user.id)), admin_data("pinr", user.id)),)
         for user in users
     )
-    heading = t("<b>Locked accounts</b> (five wrong PINs; times in {tz}):", tz=admin_zone(turn))
+    heading = t("<b>Locked accounts</b> (five wrong PINs; times in {tz}):", tz=turn.zone_name)
     reply_lines(turn, heading, lines, InlineKeyboard(buttons))
 
 
@@ -174,7 +174,7 @@ async def unreadable(turn: Turn, target: str) -> None:
             table=row.table_name,
             column=row.column_name,
             row=row.row_key,
-            found=when(row.found_at, admin_zone(turn), t.language),
+            found=when(row.found_at, turn.zone_name, t.language),
         )
         for row in rows
     ]

@@ -32,11 +32,6 @@ def already_decided(t: Translator, status: str) -> str:
     return texts.get(status, not_valid(t))
 
 
-def admin_zone(turn: Turn) -> str:
-    """The time zone an admin reads times in: their own, else the clinic's."""
-    return turn.user.timezone if turn.user else turn.config.default_timezone
-
-
 async def no_longer_admin(turn: Turn) -> bool:
     """True, after ending the flow, when an admin flow's sender is not an admin (any more):
     to them the flow is an unknown command."""

@@ -15,7 +15,7 @@ from babel.numbers import format_decimal, format_percent
 from clinic import statistics
 from clinic.statistics import OCCUPYING, Period
 from clinic.timezones import zone
-from handlers.admin_buttons import admin_data, admin_zone, not_valid
+from handlers.admin_buttons import admin_data, not_valid
 from handlers.admin_charts import render_chart
 from handlers.i18n import Html, Translator, plain
 from handlers.port import InlineButton, InlineKeyboard
@@ -101,7 +101,7 @@ async def show(turn: Turn, target: str) -> None:
         turn.answer(not_valid(t))
         return
     turn.answer()
-    zone_name = admin_zone(turn)
+    zone_name = turn.zone_name
     local = zone(zone_name)
     start, end = statistics.period_bounds(period, turn.now, local)
     queries = turn.uow.admin

@@ -20,7 +20,6 @@ from clinic.profile import ProfileError
 from handlers import admin_audit, conversation
 from handlers.admin_buttons import (
     admin_data,
-    admin_zone,
     no_longer_admin,
     target_user,
     user_label,
@@ -123,7 +122,7 @@ def _role_name(t: Translator, role: str) -> str:
 
 
 async def card_text(turn: Turn, user: User) -> str:
-    t, zone_name = turn.t, admin_zone(turn)
+    t, zone_name = turn.t, turn.zone_name
     registered = (
         day(user.registered_at, zone_name, t.language) if user.registered_at else t("not yet")
     )

@@ -18,7 +18,7 @@ HEADER = ("appointment_id", "doctor", "date", "rating", "comment")
 async def export(turn: Turn, target: str) -> None:
     t = turn.t
     turn.answer()
-    zone_name = turn.user.timezone if turn.user else turn.config.default_timezone
+    zone_name = turn.zone_name
     local = zone(zone_name)
     found = await turn.uow.admin.feedback_rows(EXPORTED_MAX)
     rows = [

@@ -198,6 +198,11 @@ class Turn:
     conversation: Conversation | None
     actions: list[Action] = field(default_factory=list)
 
+    @property
+    def zone_name(self) -> str:
+        """The time zone the sender reads times in: their own, else the clinic's."""
+        return self.user.timezone if self.user else self.config.default_timezone
+
     def reply(self, text: str, markup: Markup | None = None) -> None:
         self.actions.append(Reply(text, markup))
 

@@ -154,7 +154,7 @@ async def begin(turn: Turn) -> None:
     if len(open_ones) == 1:
         conv = await conversation.start(turn, FLOW, Step.SUMMARY, _about(open_ones[0]))
     else:
-        zone_name = turn.user.timezone if turn.user else turn.config.default_timezone
+        zone_name = turn.zone_name
         choices = [
             [
                 c.id,
