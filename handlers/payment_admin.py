@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from clinic.statistics import Period, period_bounds
 from clinic.timezones import zone
 from handlers import callbacks
 from handlers.admin_buttons import reply_lines
@@ -22,7 +23,7 @@ from handlers.turn import Turn
 from storage.models import Payment
 
 BUTTONS = "pa"
-PERIODS = ("7", "30", "m")
+PERIODS = (Period.WEEK, Period.MONTH_30, Period.THIS_MONTH)
 OWED_SHOWN = 30
 
 
@@ -32,19 +33,15 @@ def _data(verb: str, period: str = "0") -> str:
 
 def _period_label(t: Translator, period: str) -> str:
     return {
-        "7": t("Last 7 days"),
-        "30": t("Last 30 days"),
-        "m": t("This month"),
-    }[period]
+        Period.WEEK: t("Last 7 days"),
+        Period.MONTH_30: t("Last 30 days"),
+        Period.THIS_MONTH: t("This month"),
+    }[Period(period)]
 
 
 def window(period: str, now: datetime, zone_name: str) -> tuple[datetime, datetime]:
-    """[start, now] for the period; "this month" starts on the 1st in the clinic's zone."""
-    if period == "m":
-        local = now.astimezone(zone(zone_name))
-        first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        return first, now
-    return now - timedelta(days=int(period)), now
+    """The statistics' periods: "this month" starts on the 1st in the clinic's zone."""
+    return period_bounds(Period(period), now, zone(zone_name))
 
 
 async def show(turn: Turn) -> None:

@@ -407,6 +407,12 @@ async def test_admins_see_totals_owed_refunds_and_a_csv(card: Harness) -> None:
     message_id, data = h.messenger.button_data(ADMIN, "Export CSV")
     event = await h.tap_data(ANNA, message_id, data)
     assert h.answer(event) == "This button is not valid."
+    # A forged period (not one the menu offers) answers "not valid" and sends nothing.
+    sent = len(h.messenger.sent)
+    for period in ("90d", "365", "m", "💥", ""):
+        event = await h.tap_data(ADMIN, message_id, f"pa:-:sum:{period}")
+        assert h.answer(event) == "This button is not valid.", period
+    assert len(h.messenger.sent) == sent
 
 
 async def _booked_and_paid_card(h: Harness) -> tuple[Appointment, Invoice]:
