@@ -6,10 +6,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.inserts import insert_unless_present
 from storage.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -27,15 +26,9 @@ class JobRunRepository:
 
     async def claim(self, key: str, now: datetime, outcome: str = "sent") -> bool:
         """Record the work as done before doing it; False when someone already did."""
-        dialect = self._session.bind.dialect.name if self._session.bind else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert(JobRun)
-            .values(key=key, ran_at=now, outcome=outcome)
-            .on_conflict_do_nothing(index_elements=["key"])
+        return await insert_unless_present(
+            self._session, JobRun, {"key": key, "ran_at": now, "outcome": outcome}, ["key"]
         )
-        result = await self._session.execute(statement)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def set_outcome(self, key: str, outcome: str) -> None:
         await self._session.execute(update(JobRun).where(JobRun.key == key).values(outcome=outcome))
@@ -67,20 +60,13 @@ class FeedbackRepository:
 
     async def add(self, feedback: Feedback) -> bool:
         """False when the appointment already has an answer (a repeated or racing tap)."""
-        dialect = self._session.bind.dialect.name if self._session.bind else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert(Feedback)
-            .values(
-                appointment_id=feedback.appointment_id,
-                rating=feedback.rating,
-                comment=feedback.comment,
-                created_at=feedback.created_at,
-            )
-            .on_conflict_do_nothing(index_elements=["appointment_id"])
-        )
-        result = await self._session.execute(statement)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        values = {
+            "appointment_id": feedback.appointment_id,
+            "rating": feedback.rating,
+            "comment": feedback.comment,
+            "created_at": feedback.created_at,
+        }
+        return await insert_unless_present(self._session, Feedback, values, ["appointment_id"])
 
     async def ratings(self, doctor_ids: Iterable[int]) -> dict[int, tuple[float, int]]:
         """Average rating and count per doctor (doctors without ratings are left out)."""

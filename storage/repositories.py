@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.profile import phone_for_lookup
 from storage.crypto import Cipher
+from storage.inserts import insert_unless_present
 from storage.models import Conversation, ProcessedUpdate, User
 from storage.types import cipher_of
 
@@ -72,15 +71,12 @@ class ProcessedUpdateRepository:
 
     async def claim(self, update_id: int, now: datetime) -> bool:
         """Record the update as handled; False when it was handled before."""
-        dialect = self._session.bind.dialect.name if self._session.bind else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = (
-            insert(ProcessedUpdate)
-            .values(update_id=update_id, handled_at=now)
-            .on_conflict_do_nothing(index_elements=["update_id"])
+        return await insert_unless_present(
+            self._session,
+            ProcessedUpdate,
+            {"update_id": update_id, "handled_at": now},
+            ["update_id"],
         )
-        result = await self._session.execute(statement)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def prune(self, older_than: datetime) -> None:
         await self._session.execute(

@@ -10,10 +10,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.inserts import insert_unless_present
 from storage.models import UnreadableValue
 
 # (table name, column name, row key)
@@ -51,12 +50,8 @@ class UnreadableValueRepository:
         ]
         if not values:
             return
-        dialect = self._session.bind.dialect.name if self._session.bind else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        await self._session.execute(
-            insert(UnreadableValue)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["table_name", "column_name", "row_key"])
+        await insert_unless_present(
+            self._session, UnreadableValue, values, ["table_name", "column_name", "row_key"]
         )
 
     async def forget(self, addresses: Iterable[ValueAddress]) -> None:
