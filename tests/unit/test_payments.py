@@ -15,16 +15,15 @@ from sqlalchemy import select, update
 
 from clinic.payments import Refusal, check_pre_checkout, refund_amount
 from handlers.port import BadRequest, Invoice
-from handlers.sending import Limits, RateLimiter, SendingPath
 from jobs import holds
 from jobs import runtime as job_runtime
 from jobs.planner import SchedulerPlanner
-from jobs.runtime import JobSettings, Runtime
+from jobs.runtime import JobSettings
 from jobs.scheduler import ClinicScheduler, build_scheduler
 from storage.models import Appointment, Payment, User
 from storage.seeding import seed_doctor, seed_patient
 from tests.conftest import Storage
-from tests.support.harness import Clock, Harness, make_harness
+from tests.support.harness import Clock, Harness, make_harness, run_jobs_here
 from tests.unit.test_booking_flow import buttons, pick, to_times
 
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)  # a Thursday; 11:00 in Berlin
@@ -39,17 +38,7 @@ async def _harness(storage: Storage, extra: dict[str, Any], fee: int) -> AsyncIt
     await seed_patient(storage.sessions, BEN, "Ben Okafor", "Europe/Berlin")
     clock = Clock(NOW)
     h = make_harness(storage, frozenset({ADMIN}), clock, config_extra=extra)
-
-    async def no_sleep(_seconds: float) -> None:
-        return None
-
-    async def mark(_chat_id: int) -> None:
-        return None
-
-    sending = SendingPath(
-        h.messenger, RateLimiter(Limits(1000, 1000, 1000), sleep=no_sleep), mark, sleep=no_sleep
-    )
-    job_runtime.install(Runtime(storage.sessions, sending, JobSettings(), clock))
+    run_jobs_here(h)
     yield h
     job_runtime.install(None)
 
