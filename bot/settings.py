@@ -26,7 +26,7 @@ SETTING_HELP: dict[str, str] = {
     "`python bot.py generate-key`",
     "TELEGRAM_API_BASE_URL": "the Bot API root, e.g. https://api.telegram.org",
     "DEFAULT_TIMEZONE": "an IANA time zone name, e.g. Europe/Berlin or UTC",
-    "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+    "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
     "PAYMENT_CURRENCY": "an ISO 4217 code for doctors' fees, e.g. EUR (default), or XTR for "
     "Telegram Stars",
     "PAYMENT_PROVIDER_TOKEN": "the payment provider token @BotFather gave you (Payments), for "
@@ -61,6 +61,11 @@ SETTING_HELP: dict[str, str] = {
     "locks again, at least 2 (default 10; a warning comes one minute earlier)",
     "INCOMING_PER_MINUTE": "messages and taps one user may send per minute before the bot "
     "asks them to slow down; 0 turns the limit off (default 20)",
+    "SEND_RATE_GLOBAL": "messages per second the bot sends in all, above 0 (default 30, "
+    "Telegram's limit)",
+    "SEND_RATE_PER_CHAT": "messages per second the bot sends to one chat, above 0 (default 1)",
+    "SEND_BURST_PER_CHAT": "messages one chat may get at once before the per-chat rate "
+    "applies, at least 1 (default 3)",
 }
 
 
@@ -211,5 +216,6 @@ def load_settings(**overrides: object) -> Settings:
         error = exc.errors()[0]
         field = str(error["loc"][0]).upper() if error["loc"] else "a setting"
         reason = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        fix = SETTING_HELP.get(field, "see `python bot.py --help`")
-        raise SettingsError(f"{field} is invalid ({reason}). Set it to {fix}.") from None
+        fix = SETTING_HELP.get(field)
+        advice = f"Set it to {fix}." if fix else "See `python bot.py --help`."
+        raise SettingsError(f"{field} is invalid ({reason}). {advice}") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from bot.settings import SETTING_HELP, Settings, SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -49,6 +49,8 @@ def test_values_from_the_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch)
         ("LOG_LEVEL", "LOUD"),
         ("DATABASE_URL", "mysql://x"),
         ("TELEGRAM_API_BASE_URL", "ftp://x"),
+        ("SEND_RATE_GLOBAL", "0"),
+        ("SEND_BURST_PER_CHAT", "many"),
     ],
 )
 def test_malformed_settings_name_themselves(
@@ -59,6 +61,12 @@ def test_malformed_settings_name_themselves(
         load_settings()
     message = str(caught.value)
     assert message.startswith(name) and "\n" not in message
+    assert "Set it to " in message and "Set it to see" not in message
+
+
+def test_every_setting_has_a_line_of_help() -> None:
+    """`python bot.py --help` lists SETTING_HELP: every setting the code reads is in it."""
+    assert set(SETTING_HELP) == {name.upper() for name in Settings.model_fields}
 
 
 def test_missing_or_malformed_token() -> None:
