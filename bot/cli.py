@@ -113,18 +113,26 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-async def _migrate(database_url: str) -> None:
+async def _migrate(database_url: str) -> str:
+    """Bring the schema to the newest revision; returns what was done, in one line."""
     from storage.crypto import Cipher
     from storage.database import check_connection, create_engine
-    from storage.migrate import upgrade
+    from storage.migrate import head_revision, schema_revision, upgrade
 
     # Migrations move schema, never sealed values: a throwaway cipher is enough.
     engine = create_engine(database_url, Cipher([generate_key()]))
     try:
         await check_connection(engine, database_url)
+        before = await schema_revision(engine)
         await upgrade(engine)
     finally:
         await engine.dispose()
+    head = head_revision()
+    if before == head:
+        return f"database schema is up to date (revision {head})"
+    if before is None:
+        return f"database schema created (revision {head})"
+    return f"database schema upgraded from revision {before} to {head}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         logs.configure(settings.log_level)
         if args.command == "migrate":
-            asyncio.run(_migrate(settings.database_url))
-            print("database schema is up to date")
+            print(asyncio.run(_migrate(settings.database_url)))
             return 0
         if args.command == "rotate-keys":
             from bot.rotate_keys import rotate_keys

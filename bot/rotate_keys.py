@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.errors import StartupError
-from bot.keys import load_cipher
+from bot.keys import key_file_for, load_cipher
 from bot.settings import Settings
 from storage.database import check_connection, create_engine, session_factory
-from storage.key_rotation import BATCH_SIZE, KeyRotation, Progress, schema_revision
-from storage.migrate import SchemaOutdated, check_keys, head_revision
+from storage.key_rotation import BATCH_SIZE, KeyRotation, Progress
+from storage.migrate import SchemaOutdated, check_keys, head_revision, schema_revision
 
 EXIT_UNREADABLE = 3
 # Addresses printed in the summary (ids only); the full list is in unreadable_values.
@@ -26,10 +26,11 @@ async def rotate_keys(
     settings: Settings, batch_size: int = BATCH_SIZE, say: Callable[[str], None] = print
 ) -> int:
     if not settings.key_list():
+        key_file = key_file_for(database) if (database := settings.sqlite_path()) else None
+        where = f"; the old key is in {key_file}" if key_file and key_file.is_file() else ""
         raise StartupError(
             "rotate-keys needs ENCRYPTION_KEYS with the new key first and the old ones after it "
-            "(ENCRYPTION_KEYS=<new>,<old>; with a key file, the old key is in clinic.db.key). "
-            "Make a key with `python bot.py generate-key`."
+            f"(ENCRYPTION_KEYS=<new>,<old>{where}). Make a key with `python bot.py generate-key`."
         )
     cipher = load_cipher(settings)
     database = settings.sqlite_path()

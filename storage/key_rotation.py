@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import ColumnElement, MetaData, String, Text, and_, column, select, table, tuple_
 from sqlalchemy import update as sql_update
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.expression import TableClause
 
 from storage.crypto import Cipher, UnreadableValue
@@ -279,11 +277,3 @@ class KeyRotation:
                     plan.expected[name] = token
                     plan.hashes += 1
         return plan
-
-
-async def schema_revision(engine: AsyncEngine) -> str | None:
-    def current(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
-
-    async with engine.connect() as conn:
-        return await conn.run_sync(current)

@@ -60,6 +60,12 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+async def schema_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at; None for one Alembic has never touched."""
+    async with engine.connect() as conn:
+        return (await conn.run_sync(_current))[0]
+
+
 async def upgrade(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)

@@ -102,6 +102,14 @@ async def test_a_batch_size_below_one_or_not_a_number_is_refused(tmp_path: Path,
     assert await stored(url) == before
 
 
+async def test_without_keys_it_names_this_databases_key_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    (tmp_path / "fresh.db").touch()
+    (tmp_path / "fresh.db.key").write_text(generate_key())
+    code, _, err = await run_to_exit(["rotate-keys"], {"DATABASE_URL": url}, tmp_path)
+    assert code == 2 and f"the old key is in {tmp_path / 'fresh.db.key'}" in err, err
+
+
 async def test_keys_that_open_nothing_change_nothing(tmp_path: Path) -> None:
     old = generate_key()
     url = await seeded_database(tmp_path, old)

@@ -139,9 +139,34 @@ async def test_migrate_command_then_start(tmp_path: Path, emulator: BotApiEmulat
     env = {"BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": emulator.base_url, "ENCRYPTION_KEYS": key}
     code, out, err = await run_to_exit(["migrate"], env, tmp_path)
     assert code == 0, err
-    assert "up to date" in out
+    assert out.startswith("database schema created (revision ")
     code, out, _ = await run_to_exit(["migrate"], env, tmp_path)
     assert code == 0
+    assert out.startswith("database schema is up to date (revision ")
     bot = BotProcess(env, tmp_path)
     await bot.start()
     assert await bot.stop() == 0
+
+
+async def test_migrate_says_which_revisions_it_moved_between(tmp_path: Path) -> None:
+    """An old database (here at revision 0004) is upgraded, and the line says from where."""
+    from alembic import command
+
+    from storage.crypto import Cipher
+    from storage.database import create_engine
+    from storage.migrate import _config, head_revision
+
+    url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    engine = create_engine(url, Cipher([generate_key()]))
+
+    def to_0004(connection: object) -> None:
+        config = _config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(to_0004)
+    await engine.dispose()
+    code, out, err = await run_to_exit(["migrate"], {"DATABASE_URL": url}, tmp_path)
+    assert code == 0, err
+    assert out.strip() == f"database schema upgraded from revision 0004 to {head_revision()}"
