@@ -59,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
         ),
     )
     commands = root.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("run", help="run the bot with long polling (the default)")
+    run = commands.add_parser("run", help="run the bot with long polling (the default)")
     commands.add_parser("migrate", help="bring the database schema up to date (Alembic)")
     commands.add_parser("generate-key", help="print a new encryption key for ENCRYPTION_KEYS")
     rotate = commands.add_parser(
@@ -90,14 +90,15 @@ def parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--port", type=int, default=8080, help="port of the chat page on 127.0.0.1 (8080)"
     )
-    # Also accepted after the subcommand (`bot.py sandbox --framework aiogram`); SUPPRESS keeps
-    # the global flag's value when it is given before the subcommand instead.
-    sandbox.add_argument(
-        "--framework",
-        choices=["ptb", "aiogram"],
-        default=argparse.SUPPRESS,
-        help="the Telegram framework the bot runs on (same as the global flag)",
-    )
+    # Also accepted after the subcommands that run the bot (`bot.py run --framework aiogram`);
+    # SUPPRESS keeps the global flag's value when it is given before the subcommand instead.
+    for runs_the_bot in (run, sandbox):
+        runs_the_bot.add_argument(
+            "--framework",
+            choices=["ptb", "aiogram"],
+            default=argparse.SUPPRESS,
+            help="the Telegram framework the bot runs on (same as the global flag)",
+        )
     sandbox.add_argument(
         "--seed-demo",
         action="store_true",
