@@ -40,6 +40,7 @@ def commands_for(role: Role | None, t: Translator) -> list[BotCommand]:
         BotCommand("export", t("Get a copy of all your data")),
         BotCommand("delete_me", t("Delete your account and data")),
         BotCommand("pin", t("Set or change your PIN")),
+        BotCommand("lock", t("Lock your records now")),
         settings,
         help_,
         cancel,
@@ -62,7 +63,9 @@ def help_text(role: Role | None, t: Translator) -> str:
         body = t(
             "You are a clinic admin.\n\n"
             "/start — main menu\n"
-            "/admin — invite and approve doctors, manage specialties\n"
+            "/admin — doctors (invite, approve or reject, suspend), statistics, payments, "
+            "the audit log, finding and banning users, PIN resets, broadcasts, the feedback "
+            "export and specialties\n"
             "/settings — your profile, if you registered as a patient too\n"
             "/cancel — leave what you are doing\n"
             "/help — this message"

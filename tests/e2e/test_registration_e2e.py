@@ -63,6 +63,7 @@ async def test_a_patient_registers_through_every_step(world: World) -> None:
         "export",
         "delete_me",
         "pin",
+        "lock",
         "settings",
         "help",
         "cancel",
