@@ -46,6 +46,7 @@ async def test_full_registration_creates_the_patient(harness: Harness) -> None:
         "export",
         "delete_me",
         "pin",
+        "lock",
         "settings",
         "help",
         "cancel",
