@@ -69,7 +69,7 @@ async def walk_to_confirmation(user: SimulatedUser, rng: random.Random) -> None:
     await user.expect("Choose a doctor", timeout=60)
     await (await user.tap("Dr Scarce · Cardiology · €50.00")).answer(timeout=60)
     await user.expect("pick a day", timeout=60)
-    days = [d for d in slot_buttons(user, "d") if len(d[1].split(":")[-1]) == 9]
+    days = [d for d in slot_buttons(user, "d") if len(unsigned(d[1]).split(":")[-1]) == 9]
     message_id, data = rng.choice(days)
     await (await user.tap_data(data, message_id)).answer(timeout=60)
     await user.expect("Free times on", timeout=60)
