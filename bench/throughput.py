@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench.scenario import BENCH_DOCTOR_NAME, PATIENT_MIX, RELAY_MIX, Step, perform
 from bot.emulator import BotApiEmulator, SimulatedUser
+from handlers.callback_signing import CallbackSigner
 from storage.crypto import Cipher, generate_key
 from storage.database import create_engine, session_factory
 from storage.models import Appointment
@@ -136,8 +137,11 @@ async def bench_bot(framework: str, users: int, seconds_limit: float) -> Run:
             }
             bot = BotProcess(env, Path(workdir), args=["--framework", framework])
             await bot.start()
-            engine = create_engine(env["DATABASE_URL"], Cipher([env["ENCRYPTION_KEYS"]]))
+            cipher = Cipher([env["ENCRYPTION_KEYS"]])
+            engine = create_engine(env["DATABASE_URL"], cipher)
             sessions = session_factory(engine)
+            # The start notice's "Open" button, signed for the doctor as the bot signs it.
+            signer = CallbackSigner(cipher.subkeys(b"clinic-callback-signature"))
             doctor_id = await seed_doctor(
                 sessions,
                 DOCTOR_ID,
@@ -162,9 +166,8 @@ async def bench_bot(framework: str, users: int, seconds_limit: float) -> Run:
                     await timed_step(emulator, person, step, run)
                 # The visit: the doctor opens it, then the patient writes (relayed copies).
                 appointment_id = await visit_now(sessions, doctor_id, person.id, base, index)
-                await (await doctor.tap_data(f"cs:-:open:{appointment_id}", 1)).answer(
-                    timeout=STEP_TIMEOUT
-                )
+                open_data = signer.sign(DOCTOR_ID, f"cs:-:open:{appointment_id}")
+                await (await doctor.tap_data(open_data, 1)).answer(timeout=STEP_TIMEOUT)
                 await person.expect("has joined your consultation", timeout=STEP_TIMEOUT)
                 for step in RELAY_MIX:
                     await timed_relay(emulator, person, doctor, step, run)
