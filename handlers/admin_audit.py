@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from handlers import data_export
 from handlers.admin_buttons import admin_data, reply_lines, target_user, user_label
 from handlers.formatting import when
 from handlers.i18n import Html, plain
@@ -19,7 +20,8 @@ from storage.models import AuditEntry, User
 
 SHOWN = 20
 LOCKED_SHOWN = 30
-RECORD_READS = ("records.",)
+# A patient's /export reads their whole record, so it is listed with the other reads.
+RECORD_READS = ("records.", data_export.AUDIT_ACTION)
 PIN_EVENTS = ("pin_failed", "pin_lockout", "pin_reset")
 
 

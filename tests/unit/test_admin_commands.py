@@ -275,6 +275,16 @@ async def test_record_reads_heading_counts_what_is_shown(harness: Harness) -> No
     assert "The last 1 record reads" in harness.last(ADMIN)
 
 
+async def test_a_patients_export_is_listed_with_the_record_reads(harness: Harness) -> None:
+    await harness.send(ANNA, "/export")
+    assert any(
+        chat == ANNA and d.filename.endswith(".json") for chat, d in harness.messenger.documents
+    )
+    await admin_tap(harness, "Audit log")
+    await harness.tap(ADMIN, "Recent record reads")
+    assert "privacy.export" in harness.last(ADMIN)
+
+
 async def test_a_doctor_sees_an_erased_patient_as_erased_not_as_a_question_mark(
     harness: Harness,
 ) -> None:
