@@ -2,7 +2,7 @@
 
 ```mermaid
 stateDiagram-v2
-    [*] --> first: /delete_me (a patient, no consultation open)
+    [*] --> first: /delete_me (a patient, unlocked if they have a PIN, no consultation open)
     first --> first: text, media (asked again)
     first --> final: Continue
     final --> final: text, media (asked again)
@@ -30,7 +30,7 @@ from clinic.retention import (
     RetentionRules,
 )
 from clinic.roles import Role
-from handlers import callbacks, conversation, refunds
+from handlers import callbacks, conversation, pin, refunds
 from handlers.formatting import when
 from handlers.i18n import Html, Translator, translator
 from handlers.menu import commands_for
@@ -107,6 +107,10 @@ async def begin(turn: Turn) -> None:
         )
         return
     assert user is not None  # the router sends the unregistered to /start first
+    # A patient who chose a PIN gets it asked here too: a phone left unlocked must not be
+    # enough to erase the account. Without a PIN, nothing is asked (patients' PIN is optional).
+    if not await pin.gate(turn, "cmd:delete_me"):
+        return
     if await _in_consultation(turn, user):
         return
     conv = await conversation.start(turn, FLOW, Step.FIRST)

@@ -253,3 +253,16 @@ async def test_media_huge_text_and_buttons_where_a_pin_is_expected_change_nothin
     assert stored.pin_hash is None and stored.session_active_at is None
     await send_pin(h, ANNA, PIN)  # the flow is still where it was
     assert "same PIN again" in h.last(ANNA)
+
+
+async def test_delete_me_asks_for_the_pin_of_a_patient_who_has_one(h: Harness) -> None:
+    await set_pin(h, ANNA)
+    await h.send(ANNA, "/lock")
+    before = len(h.messenger.texts_to(ANNA))
+    await h.send(ANNA, "/delete_me")
+    assert h.messenger.texts_to(ANNA)[before:] == [
+        "Your records are locked. Please type your PIN (or /cancel)."
+    ]
+    await send_pin(h, ANNA, PIN)
+    assert "Delete your account?" in h.last(ANNA)
+    assert (await user(h, ANNA)).full_name == "Anna Schmidt"  # asked, nothing erased yet
