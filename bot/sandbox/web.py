@@ -36,8 +36,38 @@ _QUIET_METHODS = {"getupdates", "getme", "getfile", "sendchataction", "getmycomm
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+# Files a browser may show in the page; anything else (HTML, SVG, scripts) is downloaded, so
+# an uploaded file can never run as the sandbox's own page.
+_INLINE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf")
+_INLINE_PREFIXES = ("audio/", "video/")
+# What sendPhoto accepts: the first bytes of JPEG, PNG, GIF and WebP files.
+_PHOTO_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
+
+
+def _is_photo(data: bytes) -> bool:
+    return data.startswith(_PHOTO_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
+
+
 def _error(status: int, text: str) -> web.Response:
     return web.json_response({"error": text}, status=status)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The request's JSON body, which must be an object (a ValueError otherwise)."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ValueError("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
+
+
+def _text_field(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str):
+        raise ValueError(f"{name!r} must be a string")
+    return value
 
 
 class ChatFeed:
@@ -183,8 +213,10 @@ class SandboxWeb:
         }
 
     async def create_persona(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        name = str(body.get("name", "")).strip() if isinstance(body, dict) else ""
+        try:
+            name = _text_field(await _json_object(request), "name").strip()
+        except ValueError as exc:
+            return _error(400, f"bad request: {exc}")
         if not name:
             return _error(400, "a new user needs a first name")
         persona = self.personas.add(name, name, "new")
@@ -242,20 +274,23 @@ class SandboxWeb:
             or mimetypes.guess_type(name)[0]
             or "application/octet-stream"
         )
+        shown = mime in _INLINE_TYPES or mime.startswith(_INLINE_PREFIXES)
         # Only the file name goes into the header, and only in its RFC 5987 encoded form.
         return web.Response(
             body=stored.data,
             content_type=mime,
             headers={
-                "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}",
+                "Content-Disposition": (
+                    f"{'inline' if shown else 'attachment'}; filename*=UTF-8''{quote(name)}"
+                ),
                 "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "sandbox",
             },
         )
 
     # -- acting as the user ----------------------------------------------------------------
     async def send_text(self, request: web.Request, user: SimulatedUser) -> web.Response:
-        body = await request.json()
-        text = str(body["text"])
+        text = _text_field(await _json_object(request), "text")
         if not text.strip():
             return _error(400, "Telegram does not send empty messages")
         await user.send_text(text[:4096])
@@ -263,7 +298,7 @@ class SandboxWeb:
 
     async def tap(self, request: web.Request, user: SimulatedUser) -> web.Response:
         """Tap button ``row``/``column`` of bot message ``message_id``; returns the bot's answer."""
-        body = await request.json()
+        body = await _json_object(request)
         message = user.chat.messages.get(int(body["message_id"]))
         if message is None or message.deleted or not message.from_bot:
             return _error(409, "that message is gone")
@@ -283,8 +318,7 @@ class SandboxWeb:
         return web.json_response({"answer": answer})
 
     async def press(self, request: web.Request, user: SimulatedUser) -> web.Response:
-        body = await request.json()
-        await user.press(str(body["text"]))
+        await user.press(_text_field(await _json_object(request), "text"))
         return web.json_response({"ok": True})
 
     async def share_contact(self, request: web.Request, user: SimulatedUser) -> web.Response:
@@ -292,7 +326,7 @@ class SandboxWeb:
         return web.json_response({"ok": True})
 
     async def share_location(self, request: web.Request, user: SimulatedUser) -> web.Response:
-        body = await request.json()
+        body = await _json_object(request)
         latitude, longitude = float(body["latitude"]), float(body["longitude"])
         if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
             return _error(400, "latitude or longitude out of range")
@@ -315,6 +349,8 @@ class SandboxWeb:
 
     async def send_photo(self, request: web.Request, user: SimulatedUser) -> web.Response:
         data, _name, _mime, caption = await self._upload(request)
+        if not _is_photo(data):
+            return _error(400, "a photo must be a JPEG, PNG, GIF or WebP image")
         await user.send_photo(data, caption=caption)
         return web.json_response({"ok": True})
 
