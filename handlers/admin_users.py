@@ -9,6 +9,8 @@ stateDiagram-v2
 A phone is found by its keyed hash (phones are encrypted), a Telegram id as typed. Ban, unban
 and "Reset PIN" are stateless buttons on the card (`ad:-:<verb>:<user id>`): each press checks
 again who presses and what the user's state is now. Nobody can ban an admin or themselves.
+An approved doctor is suspended first (handlers/doctor_suspension.py), so that their patients
+are told; a ban can follow.
 """
 
 from __future__ import annotations
@@ -189,6 +191,18 @@ async def ban(turn: Turn, target: str) -> None:
     if user.banned_at is not None:
         turn.answer(t("Already banned."))
         await _refresh_card(turn, user)
+        return
+    doctor = await turn.uow.doctors.by_user(user.id)
+    if doctor is not None and doctor.status == "approved":
+        # A ban alone would leave them bookable with their patients untold; suspending cancels
+        # their appointments and tells each patient, and a ban can follow.
+        turn.answer(
+            t(
+                "An approved doctor is suspended first (/admin → Doctors: suspend / reinstate): "
+                "that cancels their appointments and tells the patients. Then you can ban them."
+            ),
+            alert=True,
+        )
         return
     user.banned_at = turn.now
     await turn.uow.conversations.clear(user.telegram_id)  # whatever they were doing stops

@@ -129,9 +129,12 @@ class AdminQueries:
         rows = await self._session.scalars(select(User).where(User.telegram_id.in_(wanted)))
         return {u.telegram_id: u for u in rows}
 
-    async def appointment_count(self, patient_id: int) -> int:
+    async def appointment_count(self, user_id: int) -> int:
+        """Appointments the user has as a patient or, for a doctor, with patients."""
+        as_doctor = select(Doctor.id).where(Doctor.user_id == user_id).scalar_subquery()
         query = select(func.count(Appointment.id)).where(
-            Appointment.patient_id == patient_id, Appointment.status != "rescheduled"
+            or_(Appointment.patient_id == user_id, Appointment.doctor_id == as_doctor),
+            Appointment.status != "rescheduled",
         )
         return int(await self._session.scalar(query) or 0)
 

@@ -190,6 +190,25 @@ async def test_ban_twice_unban_and_the_banned_user_gets_one_reply(harness: Harne
     assert harness.answer(stale) == "This user is not banned."
 
 
+async def test_an_approved_doctor_is_suspended_before_a_ban(harness: Harness) -> None:
+    doctor = await doctor_id_of(harness.storage.sessions, DOC)
+    await seed_closed_consultation(harness.storage.sessions, doctor, ANNA, NOW - timedelta(days=1))
+    await admin_tap(harness, "Find a patient")
+    await harness.send(ADMIN, str(DOC))
+    assert "Dr Mira Kaur" in harness.last(ADMIN) and "Appointments: 1" in harness.last(ADMIN)
+    card, ban = harness.messenger.button_data(ADMIN, "Ban")
+    refused = harness.answer(await harness.tap_data(ADMIN, card, ban)) or ""
+    assert "suspended first" in refused and len(refused) <= 200  # Telegram's alert limit
+    async with harness.storage.sessions() as session:
+        row = await session.get(Doctor, doctor)
+        assert row is not None
+        user = await session.get(User, row.user_id)
+        assert user is not None and user.banned_at is None
+        row.status = "suspended"
+        await session.commit()
+    assert harness.answer(await harness.tap_data(ADMIN, card, ban)) == "Banned."
+
+
 async def test_nobody_bans_an_admin_and_forged_ids_are_not_valid(harness: Harness) -> None:
     await harness.send(ADMIN2, "/admin")  # ADMIN2's account row
     admin2 = await user_id_of(harness.storage.sessions, ADMIN2)
