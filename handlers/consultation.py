@@ -26,6 +26,10 @@ from storage.models import Appointment, Consultation, Doctor, RelayedMessage, Us
 
 BUTTONS = "cs"
 TO_DOCTOR, TO_PATIENT = "to_doctor", "to_patient"
+# Flows that stay when a visit opens: the PIN step (a PIN must never be relayed) and a
+# doctor's wrap-up draft. Any other half-finished flow would catch the text meant for the other
+# side, so it ends. (wrap_up.FLOW and pin.FLOW; those modules import this one.)
+KEPT_FLOWS = frozenset({"wu", "pin"})
 
 
 def _pack(verb: str, ident: int | str) -> str:
@@ -82,6 +86,8 @@ async def open_visit(turn: Turn, appointment: Appointment) -> None:
     await turn.uow.consultations.set_focus(doctor.id, consultation.id)
     turn.answer()
     patient = appointment.patient
+    doctor_flow_ended = await _end_other_flow(turn, turn.event.user_id)
+    patient_flow_ended = await _end_other_flow(turn, patient.telegram_id)
     others = [
         c
         for c in await turn.uow.consultations.open_for_doctor(doctor.id)
@@ -98,20 +104,47 @@ async def open_visit(turn: Turn, appointment: Appointment) -> None:
             "You have other open consultations: reply to one of their messages to answer them, "
             "or switch with the buttons."
         )
+    if doctor_flow_ended:
+        text += "\n\n" + t(
+            "The command you had not finished was closed, so that what you type now reaches "
+            "the patient."
+        )
     turn.reply(text, _doctor_keyboard(t, consultation, [consultation, *others]))
     turn.notify(
         patient.telegram_id,
-        _doctor_joined(translator(patient.language), doctor.user.full_name or "?"),
+        _doctor_joined(
+            translator(patient.language), doctor.user.full_name or "?", patient_flow_ended
+        ),
         video_button(translator(patient.language), consultation),
     )
 
 
-def _doctor_joined(t: Translator, doctor: str) -> str:
-    return t(
+async def _end_other_flow(turn: Turn, telegram_id: int) -> bool:
+    """End the user's half-finished flow unless it is one a visit keeps; True if one ended."""
+    if telegram_id == turn.event.user_id:
+        current = turn.conversation
+    else:
+        current = await turn.uow.conversations.get(telegram_id)
+    if current is None or current.flow in KEPT_FLOWS:
+        return False
+    await turn.uow.conversations.clear(telegram_id)
+    if telegram_id == turn.event.user_id:
+        turn.conversation = None
+    return True
+
+
+def _doctor_joined(t: Translator, doctor: str, flow_ended: bool) -> str:
+    text = t(
         "{doctor} has joined your consultation. Write here: your messages, photos and "
         "documents go to the doctor.",
         doctor=doctor,
     )
+    if flow_ended:
+        text += "\n\n" + t(
+            "The command you had not finished was closed, so that what you type now reaches "
+            "the doctor."
+        )
+    return text
 
 
 def _doctor_keyboard(

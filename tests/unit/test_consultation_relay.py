@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from handlers import consultation, pin, wrap_up
 from handlers.port import InlineKeyboard, RecipientUnavailable
 from storage.models import Appointment, Consultation, RelayedMessage
 from storage.seeding import seed_doctor, seed_patient
@@ -249,3 +250,22 @@ async def test_asking_for_the_video_room_again_does_not_repeat_it_to_the_other_s
     to_doctor = [t for t in harness.messenger.texts_to(DOC) if "video room" in t]
     to_anna = [t for t in harness.messenger.texts_to(ANNA) if t.startswith("Video room")]
     assert len(to_doctor) == 1 and len(to_anna) == 2 and to_anna[0] == to_anna[1]
+
+
+async def test_opening_ends_half_finished_flows_so_the_text_is_relayed(
+    harness: Harness, visit: dict[str, int]
+) -> None:
+    # A PIN being typed must never be relayed, and a wrap-up draft is never dropped.
+    assert {pin.FLOW, wrap_up.FLOW} == consultation.KEPT_FLOWS
+    await harness.send(DOC, "/availability")
+    await harness.send(ANNA, "/book")
+    await open_visit(harness, visit["anna"])
+    assert "command you had not finished was closed" in harness.last(DOC)
+    assert "command you had not finished was closed" in harness.last(ANNA)
+    await harness.send(DOC, "How are you feeling today?")
+    await harness.send(ANNA, "Better, thank you 🙂")
+    rows = await relayed(harness)
+    assert [(r.direction, r.content) for r in rows] == [
+        ("to_patient", "How are you feeling today?"),
+        ("to_doctor", "Better, thank you 🙂"),
+    ]
