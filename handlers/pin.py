@@ -66,7 +66,7 @@ async def gate(turn: Turn, resume: str) -> bool:
     if turn.event.callback_id:
         turn.answer()
     if pin_rules.locked_out(user.pin_locked_until, turn.now):
-        turn.reply(_lockout_text(turn, user))
+        await _locked_out(turn, user, resume)
         return False
     if turn.conversation is not None and turn.conversation.flow == wrap_up.FLOW:
         # Asking for the PIN is a conversation of its own; it must not replace a wrap-up draft.
@@ -102,7 +102,7 @@ async def begin(turn: Turn) -> None:
     if user is None:
         return
     if pin_rules.locked_out(user.pin_locked_until, turn.now):
-        turn.reply(_lockout_text(turn, user))
+        await _locked_out(turn, user, "")
         return
     if user.pin_hash is None:
         await conversation.start(turn, FLOW, NEW, {})
@@ -227,8 +227,7 @@ async def _check(turn: Turn, conv: Conversation, user: User, text: str) -> None:
     """The current PIN, to unlock (UNLOCK) or before choosing a new one (CURRENT)."""
     t = turn.t
     if pin_rules.locked_out(user.pin_locked_until, turn.now):
-        await conversation.end(turn)
-        turn.reply(_lockout_text(turn, user))
+        turn.reply(_lockout_text(turn, user))  # the flow stays: the next try is deleted too
         return
     if user.pin_hash is None:  # reset by an admin meanwhile
         await conversation.end(turn)
@@ -282,8 +281,7 @@ async def _failed(turn: Turn, user: User) -> None:
     user.session_active_at = None
     turn.uow.audit.record(turn.event.user_id, user.id, "pin_lockout", None, False, turn.now)
     log.warning("pin lockout", extra={"user_id": user.id})
-    await conversation.end(turn)
-    turn.reply(_lockout_text(turn, user))
+    turn.reply(_lockout_text(turn, user))  # the flow stays: the next try is deleted too
 
 
 async def _finish(turn: Turn, conv: Conversation) -> None:
@@ -306,14 +304,30 @@ async def _resume(turn: Turn, resume: str) -> None:
             await BUTTONS[callback.flow].on_button(turn, callback)
 
 
+async def _locked_out(turn: Turn, user: User, resume: str) -> None:
+    """Say until when the account is locked, and hold the PIN flow meanwhile: a PIN typed
+    now is deleted from the chat like any other, not left in view. A wrap-up draft is never
+    replaced, and a PIN flow already running keeps what it was for."""
+    current = turn.conversation
+    if current is None or current.flow not in (FLOW, wrap_up.FLOW):
+        await conversation.start(turn, FLOW, UNLOCK, {"resume": resume})
+    turn.reply(_lockout_text(turn, user))
+
+
 def _lockout_text(turn: Turn, user: User) -> str:
     until = user.pin_locked_until or turn.now
-    return turn.t(
+    text = turn.t(
         "Too many wrong PINs: your records are locked until {time} ({zone}). "
         "If you forgot your PIN, please ask the clinic to reset it.",
         time=clock(until, user.timezone, turn.t.language),
         zone=user.timezone,
     )
+    if turn.conversation is not None and turn.conversation.flow == FLOW:
+        text += "\n" + turn.t(
+            "Until then I delete what you type here, in case it is a PIN. Send /cancel to do "
+            "something else."
+        )
+    return text
 
 
 # The "Keep unlocked" button on an idle warning ---------------------------------------------

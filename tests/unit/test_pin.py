@@ -145,10 +145,17 @@ async def test_five_wrong_pins_lock_the_account_for_fifteen_minutes(h: Harness) 
         assert f"Tries left before a 15-minute lock: {left}" in h.last(ANNA)
     await send_pin(h, ANNA, "00000")
     assert "Too many wrong PINs" in h.last(ANNA) and "11:15" in h.last(ANNA)  # Berlin time
+    # The right PIN typed during the lockout opens nothing, and is not left in the chat.
+    late_try = await send_pin(h, ANNA, PIN)
+    assert late_try in deleted(h, ANNA)
+    assert "Too many wrong PINs" in h.last(ANNA) and "I delete what you type" in h.last(ANNA)
+    await h.send(ANNA, "/cancel")
+    assert "Nothing about your PIN changed" in h.last(ANNA)
     await h.send(ANNA, "/records")
     assert "Too many wrong PINs" in h.last(ANNA)  # even with the right PIN ready
     await h.send(ANNA, "/pin")
     assert "Too many wrong PINs" in h.last(ANNA)
+    assert await send_pin(h, ANNA, PIN) in deleted(h, ANNA)
     stored = await user(h, ANNA)
     assert stored.pin_locked_until == NOW + timedelta(minutes=15)
     assert stored.session_active_at is None
