@@ -19,6 +19,7 @@ import re
 from enum import StrEnum
 
 from clinic.profile import ProfileError
+from clinic.roles import Role
 from handlers import admin_audit, conversation
 from handlers.admin_buttons import (
     admin_data,
@@ -264,5 +265,11 @@ async def reset_pin(turn: Turn, target: str) -> None:
             t(
                 "A clinic admin has reset your PIN. Please set a new one with /pin before "
                 "you read your records."
+            )
+            if user.role == Role.DOCTOR.value
+            # A patient's PIN is optional: their records open without one until they set it.
+            else t(
+                "A clinic admin has reset your PIN, so your records open without one for now. "
+                "Send /pin to protect them with a new PIN."
             ),
         )
