@@ -33,7 +33,8 @@ class Refusal(StrEnum):
     NOT_YOURS = "not_yours"  # someone else pays for the patient's hold
     NOT_HELD = "not_held"  # already paid, cancelled or expired
     EXPIRED = "expired"  # the hold's time ran out
-    AMOUNT = "amount"  # amount or currency differ from the invoice
+    AMOUNT = "amount"  # the amount differs from the invoice
+    CURRENCY = "currency"  # the currency differs from the invoice
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,9 @@ def check_pre_checkout(
         return Refusal.NOT_HELD
     if hold.hold_expires_at is None or hold.hold_expires_at <= now:
         return Refusal.EXPIRED
-    if amount != hold.amount or currency != hold.currency:
+    if currency != hold.currency:
+        return Refusal.CURRENCY
+    if amount != hold.amount:
         return Refusal.AMOUNT
     return None
 

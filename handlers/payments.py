@@ -133,6 +133,7 @@ def _refusal_text(t: Translator, refusal: Refusal | None) -> str:
             "The time held for this payment has run out. Please book again with /book."
         ),
         Refusal.AMOUNT: t("The amount does not match the invoice. Nothing was charged."),
+        Refusal.CURRENCY: t("The currency does not match the invoice. Nothing was charged."),
     }[refusal]
 
 

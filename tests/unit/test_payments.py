@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -144,6 +145,8 @@ async def test_pre_checkout_refusals(stars: Harness) -> None:
     invoice = await hold(h, ANNA)
     ok, error = await pay(h, ANNA, invoice, "x", amount=1)
     assert not ok and error and "amount does not match" in error
+    ok, error = await pay(h, ANNA, replace(invoice, currency="EUR"), "x")
+    assert not ok and error and "currency does not match" in error
     ok, error = await pay(h, BEN, invoice, "x")
     assert not ok and error and "Only the patient" in error
     forged = Invoice("t", "d", "no-such-payload", "XTR", 250, "l")
