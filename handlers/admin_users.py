@@ -28,7 +28,7 @@ from handlers.admin_buttons import (
     user_label,
 )
 from handlers.callbacks import Callback
-from handlers.formatting import day, when
+from handlers.formatting import date_of, when
 from handlers.i18n import Html, Translator, translator
 from handlers.port import InlineButton, InlineKeyboard
 from handlers.turn import Turn
@@ -127,7 +127,7 @@ def _role_name(t: Translator, role: str) -> str:
 async def card_text(turn: Turn, user: User) -> str:
     t, zone_name = turn.t, turn.zone_name
     registered = (
-        day(user.registered_at, zone_name, t.language) if user.registered_at else t("not yet")
+        date_of(user.registered_at, zone_name, t.language) if user.registered_at else t("not yet")
     )
     if user.banned_at is not None:
         banned = t("yes, since {when}", when=when(user.banned_at, zone_name, t.language))

@@ -131,11 +131,17 @@ async def show_menu(turn: Turn, conv: Conversation, doctor: Doctor) -> None:
     off = (
         ", ".join(_range_text(d.first_day, d.last_day) for d in days_off) if days_off else t("none")
     )
-    notice = doctor.min_notice_minutes // 60
+    # Set here in whole hours, but seeded or older values may be minutes (30 is not "0 h").
+    hours, minutes = divmod(doctor.min_notice_minutes, 60)
+    notice = (
+        t("{minutes} min", minutes=doctor.min_notice_minutes)
+        if minutes
+        else t("{hours} h", hours=hours)
+    )
     text = t(
         "<b>Your availability</b> (times in {tz})\n\n<b>Weekly hours:</b>\n{weekly}\n\n"
         "<b>Consultation length:</b> {length} min\n<b>Buffer between consultations:</b> "
-        "{buffer} min\n<b>Minimum notice:</b> {notice} h\n<b>Booking horizon:</b> {horizon} "
+        "{buffer} min\n<b>Minimum notice:</b> {notice}\n<b>Booking horizon:</b> {horizon} "
         "days\n<b>Days off:</b> {off}",
         tz=doctor.user.timezone,
         weekly=Html(weekly),

@@ -22,6 +22,11 @@ def day(moment: datetime, zone_name: str, language: str) -> str:
     return format_date(moment.astimezone(zone(zone_name)), "EEE, MMM d", locale=language)
 
 
+def date_of(moment: datetime, zone_name: str, language: str) -> str:
+    """'Dec 14, 2026': a date that may lie in another year."""
+    return format_date(moment.astimezone(zone(zone_name)), "medium", locale=language)
+
+
 def clock(moment: datetime, zone_name: str, language: str) -> str:
     return format_time(moment.astimezone(zone(zone_name)), "HH:mm", locale=language)
 

@@ -153,6 +153,7 @@ async def test_find_refuses_media_blank_and_huge_text(harness: Harness) -> None:
     assert "neither a phone number" in harness.last(ADMIN)
     await harness.send(ADMIN, "+49 151 123-456-78")
     assert "Anna Schmidt" in harness.last(ADMIN)
+    assert "Registered: Jan 1, 2026" in harness.last(ADMIN)  # as seeded, with its year
     assert labels(harness, ADMIN) == ["Ban", "Reset PIN", "Audit log"]
 
 

@@ -390,6 +390,7 @@ async def test_weekly_hours_are_saved_and_bad_lines_named(harness: DoctorSideHar
     await harness.send(DOC, "/availability")
     assert "No working hours yet" in harness.last(DOC)
     assert "once the clinic approves" in harness.last(DOC)  # still pending
+    assert "<b>Minimum notice:</b> 2 h\n" in harness.last(DOC)
     await harness.tap(DOC, "Weekly hours")
     for text, reason in [
         ("Mon 09:00-13:00\nFunday 10:00-12:00", "Line 2: start the line with a weekday"),
@@ -422,6 +423,13 @@ async def test_weekly_hours_are_saved_and_bad_lines_named(harness: DoctorSideHar
     assert harness.answer(forged) == "This button is no longer active."
     await harness.tap(DOC, "Done")
     assert "availability is saved" in harness.last(DOC)
+    async with UnitOfWork(harness.storage.sessions) as uow:
+        row = await uow.doctors.get(doctor.id)
+        assert row is not None
+        row.min_notice_minutes = 30  # as seeded (the menu sets whole hours)
+        await uow.commit()
+    await harness.send(DOC, "/availability")
+    assert "<b>Minimum notice:</b> 30 min\n" in harness.last(DOC)
 
 
 async def test_days_off_past_reversed_and_removed(harness: DoctorSideHarness) -> None:
