@@ -132,11 +132,11 @@ async def show_menu(turn: Turn, conv: Conversation, doctor: Doctor) -> None:
         ", ".join(_range_text(d.first_day, d.last_day) for d in days_off) if days_off else t("none")
     )
     # Set here in whole hours, but seeded or older values may be minutes (30 is not "0 h").
-    hours, minutes = divmod(doctor.min_notice_minutes, 60)
+    notice_hours, odd_minutes = divmod(doctor.min_notice_minutes, 60)
     notice = (
         t("{minutes} min", minutes=doctor.min_notice_minutes)
-        if minutes
-        else t("{hours} h", hours=hours)
+        if odd_minutes
+        else t("{hours} h", hours=notice_hours)
     )
     text = t(
         "<b>Your availability</b> (times in {tz})\n\n<b>Weekly hours:</b>\n{weekly}\n\n"
