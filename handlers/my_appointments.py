@@ -7,7 +7,13 @@ Reminders (jobs/tasks.py) carry the same buttons plus "ok" (Confirm), which only
 
 from __future__ import annotations
 
-from clinic.appointments import AppointmentInPast, InvalidTransition, Status, is_late_cancellation
+from clinic.appointments import (
+    AppointmentInPast,
+    InvalidTransition,
+    Status,
+    is_late_cancellation,
+    transition,
+)
 from clinic.roles import Role
 from handlers import booking, callbacks, refunds
 from handlers.formatting import when
@@ -70,7 +76,7 @@ def _upcoming(appointment: Appointment, turn: Turn) -> bool:
 
 
 def _held_card(turn: Turn, appointment: Appointment) -> str:
-    """No buttons: the invoice is the way on (unpaid, the hold simply runs out)."""
+    """The invoice is the way on; unpaid, the hold runs out, or the patient releases it."""
     assert appointment.hold_expires_at is not None
     zone_name = appointment.patient.timezone
     return turn.t(
@@ -79,6 +85,10 @@ def _held_card(turn: Turn, appointment: Appointment) -> str:
         card=Html(_card(turn, appointment)),
         until=when(appointment.hold_expires_at, zone_name, turn.t.language),
     )
+
+
+def _held_buttons(turn: Turn, appointment: Appointment) -> InlineKeyboard:
+    return InlineKeyboard(((InlineButton(turn.t("Release this time"), _pack("rl", appointment)),),))
 
 
 async def show(turn: Turn) -> None:
@@ -97,7 +107,7 @@ async def show(turn: Turn) -> None:
         turn.reply(turn.t("Your upcoming appointments:"))
         for appointment in upcoming:
             if appointment.status == Status.HELD:
-                turn.reply(_held_card(turn, appointment))
+                turn.reply(_held_card(turn, appointment), _held_buttons(turn, appointment))
             else:
                 turn.reply(_card(turn, appointment), _card_buttons(turn, appointment))
     else:
@@ -132,6 +142,9 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
     appointment = await _own(turn, callback)
     if appointment is None or turn.user is None or turn.user.role != Role.PATIENT.value:
         turn.answer(t("This button is not valid."))
+        return
+    if callback.step == "rl":
+        await _release(turn, appointment, message_id)
         return
     if appointment.status != Status.BOOKED or appointment.starts_at <= turn.now:
         # The card keeps what it shows (e.g. "Cancelled: ..."); only the presser is told.
@@ -202,6 +215,31 @@ async def _cancel(turn: Turn, appointment: Appointment, message_id: int | None) 
         doctor.user.telegram_id,
         _doctor_notice(translator(doctor.user.language), appointment, appointment.patient),
     )
+
+
+async def _release(turn: Turn, appointment: Appointment, message_id: int | None) -> None:
+    """An unpaid hold given up before its time: the slot is free again at once. Nothing was
+    paid, and the doctor never heard of the hold, so only the patient is told."""
+    t = turn.t
+    if appointment.status != Status.HELD or hold_ran_out(appointment, turn.now):
+        turn.answer(t("This time is no longer held for you."), alert=True)
+        return
+    appointment.status = transition(appointment.status, Status.CANCELLED).value
+    appointment.cancelled_by = "patient"
+    appointment.hold_expires_at = None
+    appointment.updated_at = turn.now
+    payment = await turn.uow.payments.for_appointment(appointment.id)
+    if payment is not None and payment.status == "invoiced":
+        payment.status = "released"  # its invoice is refused at pre-checkout from now on
+    turn.answer(t("Released."))
+    if message_id:
+        turn.edit(
+            message_id,
+            t(
+                "Released: {card}\nNothing was charged. Send /book to choose a time.",
+                card=Html(_card(turn, appointment)),
+            ),
+        )
 
 
 def _doctor_notice(t: Translator, appointment: Appointment, patient: User) -> str:

@@ -334,7 +334,7 @@ class Payment(Base):
     payload: Mapped[str] = mapped_column(String(64), unique=True)
     amount_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(16))  # invoiced, paid, expired
+    status: Mapped[str] = mapped_column(String(16))  # invoiced, paid, expired, released
     telegram_charge_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     provider_charge_id: Mapped[str | None] = mapped_column(String(255))
     invoiced_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -446,7 +446,7 @@ async def test_appointments_list_a_hold_as_upcoming_until_it_runs_out(stars: Har
     assert "Awaiting payment: held for you until Thu, Dec 3, 2026, 11:15" in texts[1]
     assert "Dr Mira Kaur" in texts[1]
     assert not any("Earlier appointments" in t for t in texts)
-    # No Reschedule / Cancel on a hold; a forged Cancel for it changes nothing.
+    # No Reschedule / Cancel on a hold (it is released instead); a forged Cancel changes nothing.
     event = await h.tap_data(ANNA, 1, f"ap:-:cx:{held.id}")
     assert "can no longer be changed" in (h.answer(event) or "")
     # Run out (before the job has swept it): no longer upcoming, and shown as not paid.
@@ -457,6 +457,31 @@ async def test_appointments_list_a_hold_as_upcoming_until_it_runs_out(stars: Har
     assert texts[0] == "You have no upcoming appointments. Send /book to book one."
     assert "Earlier appointments" in texts[1] and "not paid in time" in texts[1]
     assert (await rows(h))[0][0].status == "held"  # listing changes nothing
+
+
+async def test_a_patient_releases_a_hold_and_its_invoice_is_refused(stars: Harness) -> None:
+    h = stars
+    invoice = await hold(h, ANNA, 1)  # Friday 09:00
+    (held,), _ = await rows(h)
+    await h.send(ANNA, "/appointments")
+    card, release = h.messenger.button_data(ANNA, "Release this time")
+    forged = await h.tap_data(BEN, card, release)  # someone else's hold
+    assert h.answer(forged) == "This button is not valid."
+    first, second = await asyncio.gather(
+        h.tap_data(ANNA, card, release), h.tap_data(ANNA, card, release)
+    )
+    answers = sorted([h.answer(first) or "", h.answer(second) or ""])
+    assert answers == ["Released.", "This time is no longer held for you."]
+    assert "Released:" in h.last(ANNA) and "Nothing was charged" in h.last(ANNA)
+    (released,), (payment,) = await rows(h)
+    assert released.status == "cancelled" and payment.status == "released"
+    assert h.messenger.texts_to(DOC) == []  # the doctor never heard of the hold
+    ok, error = await pay(h, ANNA, invoice, "after-release")
+    assert not ok and error and "no longer waiting for payment" in error
+    # The time is free again at once: Ben holds the same 09:00.
+    await hold(h, BEN, 1)
+    appointments, _ = await rows(h)
+    assert appointments[1].starts_at == held.starts_at and appointments[1].status == "held"
 
 
 async def test_a_pre_checkout_does_not_wait_behind_the_payers_slow_update(stars: Harness) -> None:
