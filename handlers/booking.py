@@ -509,9 +509,12 @@ async def on_callback(turn: Turn, conv: Conversation, callback: callbacks.Callba
 
 
 async def _redraw(turn: Turn, conv: Conversation, message_id: int | None) -> None:
-    """Paging replaces the list: drop the old message's buttons, send the new page."""
+    """Paging replaces the list: drop the old message's buttons, send the new page. The
+    flow's token is renewed, so a second tap on the old message (a double tap) finds its
+    buttons stale instead of sending the new page twice."""
     if message_id:
         turn.delete(message_id)
+    await conversation.renew(turn, conv)
     await ask_async(turn, conv)
 
 
@@ -540,6 +543,9 @@ async def _on_date(turn: Turn, conv: Conversation, action: str, message_id: int 
         return
     if action == "x":
         turn.answer(t("No free times on that day."))
+        return
+    if action == "pad":  # an empty cell before the 1st or after the month's last day
+        turn.answer()
         return
     month = read_month(action)
     if month is not None:

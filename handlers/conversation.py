@@ -36,6 +36,13 @@ async def move(turn: Turn, conversation: Conversation, step: str) -> None:
     await turn.uow.conversations.save(conversation)
 
 
+async def renew(turn: Turn, conversation: Conversation) -> None:
+    """A new token for the same step: buttons sent before now are no longer current."""
+    conversation.token = new_token()
+    conversation.updated_at = turn.now
+    await turn.uow.conversations.save(conversation)
+
+
 async def end(turn: Turn) -> None:
     await turn.uow.conversations.clear(turn.event.user_id)
     turn.conversation = None

@@ -48,7 +48,7 @@ def month_keyboard(
         row = []
         for cell in week:
             if cell is None:
-                row.append(InlineButton(" ", _pack(conv, "x")))
+                row.append(InlineButton(" ", _pack(conv, "pad")))  # outside the month
             elif cell in available:
                 label = f"[{cell.day}]" if cell == today else str(cell.day)
                 row.append(InlineButton(label, _pack(conv, f"d{cell:%Y%m%d}")))

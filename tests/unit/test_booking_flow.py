@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from handlers.events import Event
 from handlers.port import InlineKeyboard
 from storage.models import Appointment
 from storage.seeding import seed_doctor, seed_patient
@@ -262,3 +263,29 @@ async def test_replies_go_out_before_time_driven_work_is_planned(storage: Storag
     h = make_harness(storage, clock=Clock(NOW), planner=PeekingPlanner())
     await book_first(h, ANNA)
     assert any("Booked!" in text for text in seen_when_planned[-1])
+
+
+async def test_a_double_tap_on_the_next_month_sends_one_calendar(harness: Harness) -> None:
+    await harness.send(ANNA, "/book")
+    await harness.tap(ANNA, "Cardiology")
+    await pick(harness, ANNA, r"^d\d+$")
+    message_id, _label, data = next(
+        b for b in buttons(harness, ANNA, r"^m\d{6}$") if b[1].endswith("›")
+    )
+    sent = len(harness.messenger.texts_to(ANNA))
+    first = await harness.tap_data(ANNA, message_id, data)
+    second = await harness.tap_data(ANNA, message_id, data)
+    assert harness.answer(first) is None
+    assert harness.answer(second) == "This button is no longer active."
+    calendars = [t for t in harness.messenger.texts_to(ANNA)[sent:] if "pick a day" in t]
+    assert len(calendars) == 1 and "January 2027" in calendars[0]
+    # An empty cell outside the month answers quietly; a day without times says so.
+    pad = await tap_matching(harness, ANNA, r"^pad$")
+    no_times = await tap_matching(harness, ANNA, r"^x$")
+    assert harness.answer(pad) is None
+    assert harness.answer(no_times) == "No free times on that day."
+
+
+async def tap_matching(h: Harness, user: int, pattern: str) -> Event:
+    message_id, _label, data = buttons(h, user, pattern)[0]
+    return await h.tap_data(user, message_id, data)
