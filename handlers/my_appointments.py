@@ -221,7 +221,8 @@ async def _release(turn: Turn, appointment: Appointment, message_id: int | None)
     """An unpaid hold given up before its time: the slot is free again at once. Nothing was
     paid, and the doctor never heard of the hold, so only the patient is told."""
     t = turn.t
-    if appointment.status != Status.HELD or hold_ran_out(appointment, turn.now):
+    current = await turn.uow.appointments.lock(appointment.id)
+    if current is None or current.status != Status.HELD or hold_ran_out(current, turn.now):
         turn.answer(t("This time is no longer held for you."), alert=True)
         return
     appointment.status = transition(appointment.status, Status.CANCELLED).value

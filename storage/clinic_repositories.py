@@ -151,6 +151,17 @@ class AppointmentRepository:
     async def get(self, appointment_id: int) -> Appointment | None:
         return await self._session.get(Appointment, appointment_id)
 
+    async def lock(self, appointment_id: int) -> Appointment | None:
+        """The appointment as it is now, locked for this transaction on PostgreSQL (SQLite's
+        BEGIN IMMEDIATE already serialises), so two taps cannot both change it."""
+        query = (
+            select(Appointment)
+            .where(Appointment.id == appointment_id)
+            .with_for_update(of=Appointment)
+            .execution_options(populate_existing=True)
+        )
+        return await self._session.scalar(query)
+
     async def active_for_doctor(
         self, doctor_id: int, start: datetime, end: datetime
     ) -> Sequence[Appointment]:
