@@ -139,6 +139,10 @@ async def _own(turn: Turn, callback: callbacks.Callback) -> Appointment | None:
 
 async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
     t, message_id = turn.t, turn.event.message_id
+    if turn.user is None:
+        # An erased account's old reminders: the button was real, it is just over.
+        turn.answer(t("This button is no longer active."))
+        return
     appointment = await _own(turn, callback)
     if appointment is None or turn.user is None or turn.user.role != Role.PATIENT.value:
         turn.answer(t("This button is not valid."))

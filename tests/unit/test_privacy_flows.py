@@ -165,3 +165,6 @@ async def test_two_taps_at_once_on_the_final_confirm_erase_once(harness: Harness
         erasures = select(func.count()).where(AuditEntry.action == "erase")
         assert await session.scalar(erasures) == 1
         assert await session.scalar(select(User).where(User.telegram_id == ANNA)) is None
+    # A reminder's button from before the erasure is over, not forged.
+    reminder = await harness.tap_data(ANNA, 1, "ap:-:ok:1")
+    assert harness.answer(reminder) == NO_LONGER_ACTIVE
