@@ -121,8 +121,8 @@ async def on_message(turn: Turn, conv: Conversation) -> None:
     turn.reply(broadcast_body(text))
     turn.reply(
         t(
-            "Send this to {count} {audience}? People who blocked the bot are counted, not "
-            "sent to; banned users are left out.",
+            "Send this to {audience} ({count} in all)? People who blocked the bot are "
+            "counted, not sent to; banned users are left out.",
             count=count,
             audience=audience_label(t, audience),
         ),

@@ -74,8 +74,8 @@ async def ask_suspend(turn: Turn, target: str) -> None:
     count = len(await _future(turn, doctor))
     turn.reply(
         t(
-            "Suspend {name}? Patients will not be able to book them, and their {count} future "
-            "appointment(s) will be cancelled; each patient is told and offered another doctor.",
+            "Suspend {name}? Patients will not be able to book them. Future appointments to "
+            "cancel: {count}; each patient is told and offered another doctor.",
             name=doctor.user.full_name or "—",
             count=count,
         ),
@@ -144,7 +144,7 @@ async def suspend(turn: Turn, target: str) -> None:
     _show_outcome(
         turn,
         t(
-            "Suspended {name}. {count} future appointment(s) cancelled; the patients were told.",
+            "Suspended {name}. Future appointments cancelled: {count}; the patients were told.",
             name=name,
             count=len(cancelled),
         ),
@@ -184,9 +184,8 @@ async def reinstate(turn: Turn, target: str) -> None:
 def _suspended_text(t: Translator, count: int) -> str:
     """In the doctor's language."""
     return t(
-        "The clinic has suspended your profile: patients cannot book you, and your "
-        "{count} future appointment(s) were cancelled (the patients were told). "
-        "Please contact the clinic.",
+        "The clinic has suspended your profile: patients cannot book you. Future "
+        "appointments cancelled: {count} (the patients were told). Please contact the clinic.",
         count=count,
     )
 

@@ -112,7 +112,7 @@ def _sum(t: Translator, amounts: dict[str, int]) -> str:
 
 def _line(t: Translator, totals_: Totals) -> str:
     return t(
-        "paid {paid} ({count}), refunded {refunded}, refunds owed {owed}",
+        "paid {paid} (payments: {count}), refunded {refunded}, refunds owed {owed}",
         paid=_sum(t, totals_.paid),
         count=totals_.count,
         refunded=_sum(t, totals_.refunded),
@@ -135,7 +135,7 @@ async def _summary(turn: Turn, period: str) -> None:
         for doctor_id, doctor_totals in sorted(per_doctor.items())
     ]
     text = t(
-        "<b>Payments, {period}</b>\nAll doctors: {line}\n\n{doctors}",
+        "<b>Payments: {period}</b>\nAll doctors: {line}\n\n{doctors}",
         period=_period_label(t, period),
         line=Html(_line(t, overall)),
         doctors=Html("\n".join(lines) or t("No payments in this period.")),

@@ -233,9 +233,11 @@ async def test_reject_with_a_reason_then_suspend_and_reinstate(world: World) -> 
     assert "Dr Omar Said · Cardiology · active" in listing.text
     await (await admin.tap("Suspend Dr Omar Said", listing.message_id)).answer()
     confirm = await admin.expect("Suspend Dr Omar Said?")
-    assert "their 1 future appointment(s) will be cancelled" in confirm.text
+    assert "Future appointments to cancel: 1;" in confirm.text
     await (await admin.tap("Yes, suspend", confirm.message_id)).answer()
-    await admin.expect_edit(confirm.message_id, "Suspended Dr Omar Said. 1 future")
+    await admin.expect_edit(
+        confirm.message_id, "Suspended Dr Omar Said. Future appointments cancelled: 1;"
+    )
     notice = await paula.expect("was cancelled: the doctor is not available")
     assert "Dr Omar Said" in notice.text
     await omar.expect("suspended your profile")
@@ -422,7 +424,7 @@ async def test_broadcast_to_patients_with_some_who_blocked_the_bot(world: World)
                 )
             )
         )
-    assert f"Send this to {patients} patients?" in confirm.text
+    assert f"Send this to patients ({patients} in all)?" in confirm.text
     await (await admin.tap("📣 Send", confirm.message_id)).answer()
     done = await admin.expect_edit(confirm.message_id, "finished", timeout=30)
     blocked = 2

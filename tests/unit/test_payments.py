@@ -384,7 +384,7 @@ async def test_admins_see_totals_owed_refunds_and_a_csv(card: Harness) -> None:
     await h.tap(ADMIN, "Payments")
     await h.tap(ADMIN, "Last 7 days")
     summary = h.last(ADMIN)
-    assert "paid €49.90 (1), refunded 0, refunds owed €49.90" in summary
+    assert "paid €49.90 (payments: 1), refunded 0, refunds owed €49.90" in summary
     assert "Dr Mira Kaur" in summary
     await h.tap(ADMIN, "Export CSV")
     chat, document = h.messenger.documents[-1]
