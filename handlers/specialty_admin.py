@@ -24,7 +24,9 @@ from storage.models import Conversation, Specialty
 
 FLOW = "sa"
 NAME_MAX_LENGTH = 64
-SPECIALTY_PUNCTUATION = frozenset({" ", "-"})
+# Real specialty names use these ("Obstetrics & Gynaecology", "Ear, Nose and Throat (ENT)",
+# "Allergy/Immunology"); names are escaped wherever shown and buttons carry ids, not names.
+SPECIALTY_PUNCTUATION = frozenset({" ", "-", ",", "&", "(", ")", "/", "'", "’", "."})
 
 
 class Step(StrEnum):
@@ -32,7 +34,8 @@ class Step(StrEnum):
 
 
 def clean_specialty_name(text: str) -> str:
-    """1–64 characters: letters of any script, spaces and hyphens. Raises ProfileError."""
+    """1–64 characters: letters of any script and SPECIALTY_PUNCTUATION, at least one letter.
+    Raises ProfileError."""
     return clean_name(text, NAME_MAX_LENGTH, SPECIALTY_PUNCTUATION)
 
 
@@ -56,8 +59,9 @@ async def begin(turn: Turn) -> None:
 def ask(turn: Turn, conv: Conversation) -> None:
     turn.reply(
         turn.t(
-            "Type the name of the new specialty (up to 64 characters: letters, spaces and "
-            "hyphens), or send /cancel."
+            "Type the name of the new specialty (up to 64 characters: letters, spaces, "
+            "hyphens, commas, brackets, slashes, apostrophes, full stops and the ampersand), "
+            "or send /cancel."
         )
     )
 
@@ -71,8 +75,9 @@ async def on_message(turn: Turn, conv: Conversation) -> None:
     if await no_longer_admin(turn):
         return
     bad_name = t(
-        "A specialty name has 1 to 64 characters: letters (any alphabet), spaces and "
-        "hyphens. Please type it again."
+        "A specialty name has 1 to 64 characters: letters (any alphabet), spaces, hyphens, "
+        "commas, brackets, slashes, apostrophes, full stops and the ampersand. Please type it "
+        "again."
     )
     typed = read_line(
         turn,

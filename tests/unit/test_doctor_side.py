@@ -304,12 +304,16 @@ async def test_specialties_page_when_there_are_more_than_eight(harness: DoctorSi
     assert "Cardiology" in harness.last(ADMIN)
     await harness.tap(ADMIN, "Add a specialty")
     for bad, reason in [
-        ("Sleep 😴", "letters (any alphabet), spaces and hyphens"),
+        ("Sleep 😴", "letters (any alphabet), spaces, hyphens"),
+        ("<b>Sleep</b>", "letters (any alphabet), spaces, hyphens"),
         ("x" * 65, "1 to 64 characters"),
         ("cardiology", "already on the list"),
     ]:
         await harness.send(ADMIN, bad)
         assert reason in harness.last(ADMIN)
+    await harness.send(ADMIN, "Obstetrics & Gynaecology")
+    assert "Added “Obstetrics &amp; Gynaecology”." in harness.texts(ADMIN)[-2]  # escaped
+    await harness.tap(ADMIN, "Add a specialty")
     await harness.send(ADMIN, "Медицина сна")
     texts = harness.texts(ADMIN)
     assert "Added “Медицина сна”." in texts[-2]

@@ -139,12 +139,14 @@ def test_zone_offsets_are_dst_correct() -> None:
     assert summer.astimezone(zone("UTC+05:30")).strftime("%H:%M") == "17:30"
 
 
-def test_a_specialty_name_is_a_name_with_spaces_and_hyphens_only() -> None:
+def test_a_specialty_name_is_letters_with_the_punctuation_real_names_use() -> None:
     from handlers.specialty_admin import clean_specialty_name
 
     assert clean_specialty_name(" Hals-Nasen-Ohren ") == "Hals-Nasen-Ohren"
     assert clean_specialty_name("नेत्र विज्ञान") == "नेत्र विज्ञान"  # vowel signs are marks
-    for bad in ["O'Brien care", "Cardio 2", "Dr. Sleep", "-", "x" * 65, ""]:
+    for good in ["Obstetrics & Gynaecology", "Ear, Nose and Throat (ENT)", "Allergy/Immunology"]:
+        assert clean_specialty_name(good) == good
+    for bad in ["Cardio 2", "<b>Sleep</b>", "Sleep 😴", "-", "(&)", "x" * 65, ""]:
         with pytest.raises(ProfileError):
             clean_specialty_name(bad)
     assert clean_full_name("Dr. O'Brien") == "Dr. O'Brien"  # a person's name allows more
