@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers.formatting import precision_of
 from storage.seeding import seed_doctor, seed_patient
 from storage.unit_of_work import UnitOfWork
 
@@ -25,6 +26,7 @@ class DemoDoctor:
     zone: str
     hours: str  # weekly template, one "Mon 09:00-17:00" line per day
     bio: str
+    fee: int  # whole units of PAYMENT_CURRENCY (the sandbox's default: Telegram Stars); 0 free
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ def _days(days: str, hours: str) -> str:
     return "\n".join(f"{day} {hours}" for day in days.split())
 
 
-# Three specialties on three continents, so time-zone handling shows on the first booking.
+# Three specialties on three continents, so time-zone handling shows on the first booking;
+# two paid doctors (an invoice to pay before the booking stands) and a free one.
 DOCTORS = (
     DemoDoctor(
         9_000_101,
@@ -49,6 +52,7 @@ DOCTORS = (
         "Europe/Berlin",
         _days("Mon Tue Wed Thu Fri", "09:00-17:00") + "\n" + _days("Sat", "10:00-14:00"),
         "Cardiologist, 12 years in practice. Palpitations, blood pressure, chest pain.",
+        250,
     ),
     DemoDoctor(
         9_000_102,
@@ -58,6 +62,7 @@ DOCTORS = (
         "America/New_York",
         _days("Mon Tue Wed Thu Fri Sat", "08:00-18:00"),
         "Dermatologist. Rashes, acne, moles and skin checks; photos welcome.",
+        0,
     ),
     DemoDoctor(
         9_000_103,
@@ -67,6 +72,7 @@ DOCTORS = (
         "Asia/Kolkata",
         _days("Mon Tue Wed Thu Fri Sat Sun", "10:00-20:00"),
         "Neurologist. Headaches, migraines, dizziness and sleep problems.",
+        150,
     ),
 )
 PATIENTS = (
@@ -80,8 +86,12 @@ def add_admin(book: PersonaBook) -> None:
     book.add(ADMIN_NAME, "Alex · clinic admin", "admin", user_id=ADMIN_ID)
 
 
-async def seed_demo(sessions: async_sessionmaker[AsyncSession], book: PersonaBook) -> bool:
-    """Doctors and patients in the database and as personas; False if seeded before."""
+async def seed_demo(
+    sessions: async_sessionmaker[AsyncSession], book: PersonaBook, currency: str
+) -> bool:
+    """Doctors and patients in the database and as personas; False if seeded before.
+
+    Fees are whole ``currency`` units (250 stars, or 250.00 in a currency with cents)."""
     for doctor in DOCTORS:
         book.add(
             doctor.first_name, f"{doctor.full_name} · {doctor.specialty}", "doctor", doctor.user_id
@@ -100,6 +110,7 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], book: PersonaBoo
             doctor.zone,
             hours=doctor.hours,
             bio=doctor.bio,
+            fee_minor=doctor.fee * 10 ** precision_of(currency),
             # A person trying the sandbox in the evening should still find today's slots.
             min_notice_minutes=30,
         )

@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 from bot.emulator import StoredMessage
+from handlers.formatting import money
 
 # entity type -> (opening tag, closing tag); anything not listed renders as plain text.
 _TAGS: dict[str, tuple[str, str]] = {
@@ -91,8 +92,16 @@ def _file(
     }
 
 
-def message_view(message: StoredMessage) -> dict[str, Any]:
-    """What the page needs of one message; ``html`` is safe to insert as markup."""
+def amount_text(total: int, currency: str) -> str:
+    """An amount in the currency's smallest unit as the bot's own texts show it."""
+    return money(total, currency, "en")
+
+
+def message_view(message: StoredMessage, *, paid: bool = False) -> dict[str, Any]:
+    """What the page needs of one message; ``html`` is safe to insert as markup.
+
+    ``paid``: the message is an invoice this chat has paid (Telegram then shows a receipt
+    where the Pay button was)."""
     if "text" in message:
         body = entities_to_html(message["text"], message.get("entities"))
     else:
@@ -109,15 +118,7 @@ def message_view(message: StoredMessage) -> dict[str, Any]:
     if rows:
         # Buttons go out by position only: the page taps "row 1, button 2" like a thumb would,
         # and callback data (untrusted by the bot anyway) stays between emulator and bot.
-        view["buttons"] = [
-            [
-                {"text": str(b.get("text", "")), "url": b.get("url")}
-                if "url" in b
-                else {"text": str(b.get("text", ""))}
-                for b in row
-            ]
-            for row in rows
-        ]
+        view["buttons"] = [[_button_view(b) for b in row] for row in rows]
     if message.get("photo"):
         biggest = max(message["photo"], key=lambda size: int(size.get("width", 0)))
         view["photo"] = _file(biggest, "photo.jpg", "image/jpeg")  # Telegram photos are JPEG
@@ -142,6 +143,33 @@ def message_view(message: StoredMessage) -> dict[str, Any]:
         }
     if "sticker" in message:
         view["sticker"] = str(message["sticker"].get("emoji") or "🖼")
+    if "invoice" in message:
+        invoice = message["invoice"]
+        total, currency = int(invoice.get("total_amount", 0)), str(invoice.get("currency", ""))
+        view["invoice"] = {
+            "title": str(invoice.get("title", "")),
+            "description": str(invoice.get("description", "")),
+            "currency": currency,
+            "total_amount": total,
+            "amount": amount_text(total, currency),
+            "paid": paid,
+        }
+    if "successful_payment" in message:
+        payment = message["successful_payment"]
+        view["payment"] = {
+            "amount": amount_text(
+                int(payment.get("total_amount", 0)), str(payment.get("currency", ""))
+            )
+        }
+    return view
+
+
+def _button_view(button: dict[str, Any]) -> dict[str, Any]:
+    view: dict[str, Any] = {"text": str(button.get("text", ""))}
+    if "url" in button:
+        view["url"] = button.get("url")
+    elif button.get("pay"):
+        view["pay"] = True  # an invoice's own Pay button: the page pays, it does not tap
     return view
 
 

@@ -20,6 +20,7 @@ from bot.emulator import BotApiEmulator
 from bot.errors import StartupError
 from bot.keys import load_cipher
 from bot.settings import Settings
+from clinic.payments import STARS
 
 from .demo import ADMIN_ID, add_admin, seed_demo
 from .personas import PersonaBook
@@ -42,23 +43,27 @@ class SandboxOptions:
 
 
 def sandbox_settings(base: Settings, api_root: str, data_dir: Path) -> Settings:
-    """The user's settings (time zone, log level, limits) aimed at the emulator and data_dir."""
-    return base.model_copy(
-        update={
-            "bot_token": SecretStr(SANDBOX_TOKEN),
-            "telegram_api_base_url": api_root,
-            "database_url": f"sqlite:///{data_dir / 'sandbox.db'}",
-            "admin_ids": (ADMIN_ID,),
-            # The key lives in sandbox.db.key beside the database, made on the first run.
-            "encryption_keys": None,
-        }
-    )
+    """The user's settings (time zone, log level, limits) aimed at the emulator and data_dir.
+
+    Payments are on: unless PAYMENT_CURRENCY (or a card PAYMENT_PROVIDER_TOKEN) was set, the
+    sandbox charges in Telegram Stars, which need no provider token."""
+    update: dict[str, object] = {
+        "bot_token": SecretStr(SANDBOX_TOKEN),
+        "telegram_api_base_url": api_root,
+        "database_url": f"sqlite:///{data_dir / 'sandbox.db'}",
+        "admin_ids": (ADMIN_ID,),
+        # The key lives in sandbox.db.key beside the database, made on the first run.
+        "encryption_keys": None,
+    }
+    if "payment_currency" not in base.model_fields_set and base.payment_provider_token is None:
+        update["payment_currency"] = STARS
+    return base.model_copy(update=update)
 
 
 async def _seed(settings: Settings, book: PersonaBook) -> None:
     engine, sessions = await open_storage(settings, load_cipher(settings))
     try:
-        if await seed_demo(sessions, book):
+        if await seed_demo(sessions, book, settings.payment_currency):
             log.info("sandbox demo clinic seeded")
     finally:
         await engine.dispose()

@@ -70,38 +70,50 @@ def _text_field(body: dict[str, Any], name: str) -> str:
     return value
 
 
+def _int_field(body: dict[str, Any], name: str) -> int:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name!r} must be a whole number")
+    return value
+
+
 class ChatFeed:
     """What one open page has already been told about one chat, to send only the changes."""
 
     def __init__(self, emulator: BotApiEmulator, user: SimulatedUser) -> None:
         self.emulator = emulator
         self.user = user
-        self.versions: dict[int, int] = {}
+        # message id -> (version, paid): paying an invoice changes how it shows, not its JSON
+        self.versions: dict[int, tuple[int, bool]] = {}
         self.keyboard: Any = None
         self.commands: list[dict[str, str]] = []
 
     def snapshot(self) -> dict[str, Any]:
         chat = self.user.chat
         live = [m for m in chat.messages.values() if not m.deleted]
-        self.versions = {m.message_id: m.version for m in live}
+        paid = paid_invoices(self.emulator, self.user)
+        self.versions = {m.message_id: (m.version, m.message_id in paid) for m in live}
         self.keyboard = reply_keyboard_view(chat.reply_keyboard)
         self.commands = self._commands()
         return {
-            "messages": [message_view(m) for m in live],
+            "messages": [message_view(m, paid=m.message_id in paid) for m in live],
             "reply_keyboard": self.keyboard,
             "commands": self.commands,
         }
 
     def changes(self) -> list[tuple[str, Any]]:
         events: list[tuple[str, Any]] = []
+        paid = paid_invoices(self.emulator, self.user)
         for message in list(self.user.chat.messages.values()):
             mid = message.message_id
             if message.deleted:
                 if self.versions.pop(mid, None) is not None:
                     events.append(("deleted", {"message_id": mid}))
-            elif self.versions.get(mid) != message.version:
-                self.versions[mid] = message.version
-                events.append(("message", message_view(message)))
+                continue
+            seen = (message.version, mid in paid)
+            if self.versions.get(mid) != seen:
+                self.versions[mid] = seen
+                events.append(("message", message_view(message, paid=seen[1])))
         keyboard = reply_keyboard_view(self.user.chat.reply_keyboard)
         if keyboard != self.keyboard:
             self.keyboard = keyboard
@@ -114,6 +126,25 @@ class ChatFeed:
 
     def _commands(self) -> list[dict[str, str]]:
         return self.emulator.commands_for(self.user.id, self.user.language_code or "")
+
+
+def paid_invoices(emulator: BotApiEmulator, user: SimulatedUser) -> set[int]:
+    """Ids of the invoices in ``user``'s chat that a successful_payment there has paid."""
+    messages = user.chat.messages.values()
+    payloads = {
+        str(m["successful_payment"].get("invoice_payload"))
+        for m in messages
+        if "successful_payment" in m and not m.deleted
+    }
+    if not payloads:
+        return set()
+    invoices = emulator.state.invoices
+    return {
+        m.message_id
+        for m in messages
+        if (record := invoices.get((user.id, m.message_id))) is not None
+        and record.payload in payloads
+    }
 
 
 class SandboxWeb:
@@ -145,6 +176,7 @@ class SandboxWeb:
             ("location", self.share_location),
             ("photo", self.send_photo),
             ("document", self.send_document),
+            ("pay", self.pay),
         ):
             app.router.add_post(f"/api/chats/{{chat_id:\\d+}}/{action}", self._acting(handler))
         app.router.add_get("/api/files/{file_id}", self.file)
@@ -316,6 +348,29 @@ class SandboxWeb:
         except AssertionError:
             answer = None  # Telegram's spinner just stops; the page shows nothing either
         return web.json_response({"answer": answer})
+
+    async def pay(self, request: web.Request, user: SimulatedUser) -> web.Response:
+        """Tap Pay on invoice ``message_id``: the bot's pre-checkout answer decides.
+
+        ``{"ok": true}`` once the successful_payment is sent; ``{"ok": false, "error": ...}``
+        with the bot's own words when it refuses, as Telegram's payment form shows them."""
+        message_id = _int_field(await _json_object(request), "message_id")
+        message = user.chat.messages.get(message_id)
+        if message is None or message.deleted:
+            return _error(409, f"there is no message #{message_id} in this chat")
+        if (user.id, message_id) not in self.emulator.state.invoices:
+            return _error(409, f"message #{message_id} is not an invoice: there is nothing to pay")
+        try:
+            attempt = await user.pay(message_id, timeout=ANSWER_TIMEOUT_SECONDS)
+        except AssertionError:  # the bot never answered the pre-checkout query
+            return _error(
+                504,
+                f"the bot did not answer the payment within {ANSWER_TIMEOUT_SECONDS:.0f}s; "
+                "nothing was charged",
+            )
+        if not attempt.ok:
+            return web.json_response({"ok": False, "error": attempt.error_message or ""})
+        return web.json_response({"ok": True})
 
     async def press(self, request: web.Request, user: SimulatedUser) -> web.Response:
         await user.press(_text_field(await _json_object(request), "text"))

@@ -1,4 +1,5 @@
-"""`python bot.py sandbox` in a real browser: register by clicking and typing, book, be the doctor.
+"""`python bot.py sandbox` in a real browser: register by clicking and typing, book and pay, be
+the doctor.
 
 The sandbox runs as a separate process, exactly as a person starts it; Playwright drives Debian's
 chromium (no browser download). Each step leaves a screenshot in test-artifacts/sandbox/.
@@ -37,7 +38,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = ROOT / "test-artifacts" / "sandbox"
 START_TIMEOUT = 90.0  # the sandbox prints its address once the bot polls; migrations come first
 STEP_TIMEOUT_MS = 20_000  # one bot reply, including the per-chat sending limit
-MIRA_ID = 9_000_101  # the seeded cardiologist (bot/sandbox/demo.py)
+MIRA_ID = 9_000_101  # the seeded cardiologist, 250 Stars (bot/sandbox/demo.py)
 
 try:
     from playwright.sync_api import Page, expect, sync_playwright
@@ -231,6 +232,19 @@ def test_register_book_and_the_doctor_is_told(
             bot_says(page, "Please check your booking")
             shots.take("check-booking")
             tap(page, "✅ Book")
+            # Dr Kaur's fee is 250 Telegram Stars (the sandbox's currency): the time is held
+            # and an invoice comes; paying it books the time.
+            bot_says(page, "The time is held for you")
+            invoice = page.locator("#messages .msg.bot", has=page.locator(".invoice")).last
+            expect(invoice.locator(".invoice-title")).to_have_text("Consultation with Dr Mira Kaur")
+            expect(invoice.locator(".invoice-amount")).to_have_text("250 ⭐")
+            pay = invoice.locator(".ib.pay")
+            expect(pay).to_have_text("Pay 250 ⭐")
+            shots.take("invoice")
+            pay.click()
+            bot_says(page, "Payment received: 250 ⭐")
+            expect(pay).to_have_text("✓ Paid")
+            expect(pay).to_be_disabled()
             bot_says(page, "Booked!")
             # The calendar file arrives as a document one can download from the page.
             expect(page.locator("#messages .msg.bot a.file").last).to_be_visible()

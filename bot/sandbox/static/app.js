@@ -103,6 +103,8 @@ function renderMessage(m) {
     bubble.append(el("div", "contact", `👤 ${m.contact.first_name} · ${m.contact.phone_number}`));
   }
   if (m.sticker) bubble.append(el("div", "text", m.sticker));
+  if (m.invoice) bubble.append(renderInvoice(m.invoice));
+  if (m.payment) bubble.append(el("div", "payment", `✅ Payment sent: ${m.payment.amount}`));
   if (m.html) {
     const text = el("div", "text");
     text.append(sanitize(m.html));
@@ -113,15 +115,51 @@ function renderMessage(m) {
   }
   bubble.append(el("div", "meta", `${m.edited ? "edited " : ""}${timeOf(m.date)}`));
   wrap.append(bubble);
-  if (m.buttons) wrap.append(renderInlineKeyboard(m));
+  if (m.buttons || m.invoice) wrap.append(renderInlineKeyboard(m));
   return wrap;
+}
+
+// An invoice as Telegram shows it: title, description and the total; Pay is a button below.
+function renderInvoice(invoice) {
+  const card = el("div", "invoice");
+  card.append(
+    el("div", "invoice-title", invoice.title),
+    el("div", "invoice-description", invoice.description),
+    el("div", "invoice-amount", invoice.amount),
+  );
+  return card;
+}
+
+function payButton(m, text) {
+  const button = el("button", "ib pay", text);
+  button.type = "button";
+  if (m.invoice && m.invoice.paid) markPaid(button);
+  else button.addEventListener("click", () => pay(m.message_id, button));
+  return button;
+}
+
+function markPaid(button) {
+  button.textContent = "✓ Paid";
+  button.disabled = true;
+  button.classList.add("paid");
 }
 
 function renderInlineKeyboard(m) {
   const kb = el("div", "inline-kb");
-  m.buttons.forEach((row, r) => {
+  const buttons = m.buttons || [];
+  // Telegram puts a Pay button on an invoice unless the bot's own keyboard carries one.
+  if (m.invoice && !buttons.some((row) => row.some((b) => b.pay))) {
+    const line = el("div", "row");
+    line.append(payButton(m, `Pay ${m.invoice.amount}`));
+    kb.append(line);
+  }
+  buttons.forEach((row, r) => {
     const line = el("div", "row");
     row.forEach((b, c) => {
+      if (b.pay) {
+        line.append(payButton(m, b.text));
+        return;
+      }
       if (b.url) {
         const link = el("a", "ib", `${b.text} ↗`);
         if (SAFE_LINK.test(b.url)) link.href = b.url;
@@ -247,6 +285,22 @@ async function tap(messageId, row, column, button) {
     if (answer.show_alert) showAlert(answer.text);
     else toast(answer.text);
   }
+}
+
+// Tapping Pay: the sandbox sends the bot a pre-checkout query and, if the bot says yes, the
+// payment. A refusal is shown as Telegram's payment form shows it, in the bot's own words.
+async function pay(messageId, button) {
+  if (button.disabled) return;
+  button.disabled = true;
+  button.classList.add("busy");
+  const result = await act("pay", { message_id: messageId });
+  button.classList.remove("busy");
+  if (result && result.ok) {
+    markPaid(button);
+    return;
+  }
+  button.disabled = false;
+  if (result) showAlert(result.error || "The payment did not go through.");
 }
 
 async function upload(kind, file) {
