@@ -355,11 +355,19 @@ def _summary(turn: Turn, conv: Conversation, doctor: Doctor, moving: Appointment
         when=when(start, patient_zone, language),
         zone=patient_zone,
         minutes=doctor.slot_minutes,
-        fee=money(doctor.fee_minor, turn.config.currency, language)
-        if doctor.fee_minor
-        else turn.t("free"),
+        fee=_fee_text(turn, doctor),
         reason=reason,
     )
+
+
+def _fee_text(turn: Turn, doctor: Doctor) -> str:
+    if not doctor.fee_minor:
+        return turn.t("free")
+    fee = money(doctor.fee_minor, turn.config.currency, turn.t.language)
+    if payments.payment_needed(turn, doctor):
+        return fee
+    # Payments in the chat are off (no provider token, not Stars): the clinic collects it.
+    return turn.t("{fee}, paid to the clinic (not in this chat)", fee=fee)
 
 
 async def _moving(turn: Turn, conv: Conversation) -> Appointment | None:

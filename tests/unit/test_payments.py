@@ -336,13 +336,14 @@ async def test_a_card_payment_is_confirmed_and_its_refund_owed(card: Harness) ->
 
 async def test_without_payment_settings_paid_doctors_book_as_before(storage: Storage) -> None:
     async for h in _harness(storage, {"currency": "EUR"}, 5000):
-        await hold_free(h)
+        await hold_free(h, "€50.00, paid to the clinic (not in this chat)")
 
 
-async def hold_free(h: Harness) -> None:
+async def hold_free(h: Harness, fee_shown: str) -> None:
     await to_times(h, ANNA)
     await pick(h, ANNA, r"^t\d+$")
     await h.tap(ANNA, "Skip")
+    assert f"<b>Fee:</b> {fee_shown}\n" in h.last(ANNA)
     await h.tap(ANNA, "✅ Book")
     assert h.messenger.invoices == []
     (booked,), payments = await rows(h)
