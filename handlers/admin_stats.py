@@ -166,6 +166,10 @@ async def show(turn: Turn, target: str) -> None:
         ratings=Html(rating_lines),
         busiest=Html(busiest_line),
     )
+    if not shown_states:
+        # Two empty plots say less than the line above, and look like a fault.
+        turn.reply(text + "\n\n" + t("No chart: no appointments start in this period."))
+        return
     turn.reply(text)
     render = partial(
         render_chart,

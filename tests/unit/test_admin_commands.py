@@ -285,6 +285,13 @@ async def test_statistics_count_banned_patients_but_not_erased_ones(harness: Har
     assert "1 approved, 1 pending, 0 suspended, 0 rejected" in report
 
 
+async def test_a_period_without_appointments_gets_no_empty_chart(harness: Harness) -> None:
+    await admin_tap(harness, "Statistics")
+    await harness.tap(ADMIN, "7 days")
+    assert "No chart: no appointments start in this period." in harness.last(ADMIN)
+    assert harness.messenger.photos_sent == []
+
+
 async def test_record_reads_heading_counts_what_is_shown(harness: Harness) -> None:
     await admin_tap(harness, "Audit log")
     await harness.tap(ADMIN, "Recent record reads")
