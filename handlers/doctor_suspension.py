@@ -160,6 +160,14 @@ async def reinstate(turn: Turn, target: str) -> None:
     doctor = await _locked_in(turn, target, "suspended", t("This doctor is not suspended."))
     if doctor is None:
         return
+    if doctor.user.banned_at is not None:
+        # Bookable but unable to use the bot: patients would book and pay a doctor who never
+        # sees them. Unbanning is a separate, deliberate step on the user's card.
+        turn.answer(
+            t("This doctor is banned. Unban them first (Find a patient → their card)."),
+            alert=True,
+        )
+        return
     doctor.status = "approved"
     turn.uow.audit.record(
         turn.event.user_id,

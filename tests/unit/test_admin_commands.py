@@ -208,6 +208,14 @@ async def test_an_approved_doctor_is_suspended_before_a_ban(harness: Harness) ->
         row.status = "suspended"
         await session.commit()
     assert harness.answer(await harness.tap_data(ADMIN, card, ban)) == "Banned."
+    # Reinstated while banned, they would be bookable but unable to use the bot.
+    await admin_tap(harness, "Doctors: suspend / reinstate")
+    listing, reinstate = harness.messenger.button_data(ADMIN, "Reinstate Dr Mira Kaur")
+    refused = harness.answer(await harness.tap_data(ADMIN, listing, reinstate)) or ""
+    assert "Unban them first" in refused and len(refused) <= 200
+    assert (await doctor_row(harness, DOC)).status == "suspended"
+    await harness.tap(ADMIN, "Unban")
+    assert harness.answer(await harness.tap_data(ADMIN, listing, reinstate)) == "Reinstated."
 
 
 async def test_nobody_bans_an_admin_and_forged_ids_are_not_valid(harness: Harness) -> None:
