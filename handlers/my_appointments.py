@@ -40,7 +40,7 @@ def _status_text(t: Translator, status: str) -> str:
         Status.IN_CONSULTATION: t("in progress"),
         Status.COMPLETED: t("completed"),
         Status.NO_SHOW: t("missed"),
-        Status.EXPIRED: t("not paid in time"),
+        Status.EXPIRED: t("not paid (the hold ended)"),
     }[Status(status)]
 
 
@@ -229,9 +229,9 @@ async def _release(turn: Turn, appointment: Appointment, message_id: int | None)
     if current is None or current.status != Status.HELD or hold_ran_out(current, turn.now):
         turn.answer(t("This time is no longer held for you."), alert=True)
         return
-    appointment.status = transition(appointment.status, Status.CANCELLED).value
-    appointment.cancelled_by = "patient"
-    appointment.hold_expires_at = None
+    # Never booked, so not a cancellation (statistics count those): the hold simply ends now.
+    appointment.status = transition(appointment.status, Status.EXPIRED).value
+    appointment.hold_expires_at = turn.now
     appointment.updated_at = turn.now
     payment = await turn.uow.payments.for_appointment(appointment.id)
     if payment is not None and payment.status == "invoiced":

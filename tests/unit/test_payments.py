@@ -456,7 +456,7 @@ async def test_appointments_list_a_hold_as_upcoming_until_it_runs_out(stars: Har
     await h.send(ANNA, "/appointments")
     texts = h.messenger.texts_to(ANNA)[sent:]
     assert texts[0] == "You have no upcoming appointments. Send /book to book one."
-    assert "Earlier appointments" in texts[1] and "not paid in time" in texts[1]
+    assert "Earlier appointments" in texts[1] and "not paid (the hold ended)" in texts[1]
     assert (await rows(h))[0][0].status == "held"  # listing changes nothing
 
 
@@ -475,7 +475,7 @@ async def test_a_patient_releases_a_hold_and_its_invoice_is_refused(stars: Harne
     assert answers == ["Released.", "This time is no longer held for you."]
     assert "Released:" in h.last(ANNA) and "Nothing was charged" in h.last(ANNA)
     (released,), (payment,) = await rows(h)
-    assert released.status == "cancelled" and payment.status == "released"
+    assert released.status == "expired" and payment.status == "released"
     assert h.messenger.texts_to(DOC) == []  # the doctor never heard of the hold
     ok, error = await pay(h, ANNA, invoice, "after-release")
     assert not ok and error and "no longer waiting for payment" in error
