@@ -29,7 +29,9 @@ TO_DOCTOR, TO_PATIENT = "to_doctor", "to_patient"
 # Flows that stay when a visit opens: the PIN step (a PIN must never be relayed) and a
 # doctor's wrap-up draft. Any other half-finished flow would catch the text meant for the other
 # side, so it ends. (wrap_up.FLOW and pin.FLOW; those modules import this one.)
-KEPT_FLOWS = frozenset({"wu", "pin"})
+WRAP_UP_FLOW, PIN_FLOW = "wu", "pin"
+KEPT_FLOWS = frozenset({WRAP_UP_FLOW, PIN_FLOW})
+ENDED, ASKING_PIN = "ended", "asking_pin"
 
 
 def _pack(verb: str, ident: int | str) -> str:
@@ -58,6 +60,17 @@ async def open_visit(turn: Turn, appointment: Appointment) -> None:
     existing = await turn.uow.consultations.by_appointment(appointment.id)
     if existing is not None and existing.closed_at is None:
         turn.answer(t("This consultation is already open."))
+        return
+    if turn.conversation is not None and turn.conversation.flow == WRAP_UP_FLOW:
+        # A wrap-up reads what the doctor types next: in a new visit that would put words
+        # meant for this patient into the other patient's summary.
+        turn.answer(
+            t(
+                "Finish the wrap-up you started first (send /end to see it; your draft is "
+                "kept), or leave it with /cancel. Then open this consultation."
+            ),
+            alert=True,
+        )
         return
     try:
         check_opening_window(appointment.starts_at, appointment.ends_at, turn.now)
@@ -104,9 +117,14 @@ async def open_visit(turn: Turn, appointment: Appointment) -> None:
             "You have other open consultations: reply to one of their messages to answer them, "
             "or switch with the buttons."
         )
-    if doctor_flow_ended:
+    if doctor_flow_ended == ENDED:
         text += "\n\n" + t(
             "The command you had not finished was closed, so that what you type now reaches "
+            "the patient."
+        )
+    elif doctor_flow_ended == ASKING_PIN:
+        text += "\n\n" + t(
+            "You were being asked for your PIN: type it, or send /cancel, before you write to "
             "the patient."
         )
     turn.reply(text, _doctor_keyboard(t, consultation, [consultation, *others]))
@@ -119,29 +137,37 @@ async def open_visit(turn: Turn, appointment: Appointment) -> None:
     )
 
 
-async def _end_other_flow(turn: Turn, telegram_id: int) -> bool:
-    """End the user's half-finished flow unless it is one a visit keeps; True if one ended."""
+async def _end_other_flow(turn: Turn, telegram_id: int) -> str | None:
+    """End the user's half-finished flow unless it is one a visit keeps: ENDED if one ended,
+    ASKING_PIN if a PIN step stays (it will take the next message), else None."""
     if telegram_id == turn.event.user_id:
         current = turn.conversation
     else:
         current = await turn.uow.conversations.get(telegram_id)
-    if current is None or current.flow in KEPT_FLOWS:
-        return False
+    if current is None:
+        return None
+    if current.flow in KEPT_FLOWS:
+        return ASKING_PIN if current.flow == PIN_FLOW else None
     await turn.uow.conversations.clear(telegram_id)
     if telegram_id == turn.event.user_id:
         turn.conversation = None
-    return True
+    return ENDED
 
 
-def _doctor_joined(t: Translator, doctor: str, flow_ended: bool) -> str:
+def _doctor_joined(t: Translator, doctor: str, flow_ended: str | None) -> str:
     text = t(
         "{doctor} has joined your consultation. Write here: your messages, photos and "
         "documents go to the doctor.",
         doctor=doctor,
     )
-    if flow_ended:
+    if flow_ended == ENDED:
         text += "\n\n" + t(
             "The command you had not finished was closed, so that what you type now reaches "
+            "the doctor."
+        )
+    elif flow_ended == ASKING_PIN:
+        text += "\n\n" + t(
+            "You were being asked for your PIN: type it, or send /cancel, before you write to "
             "the doctor."
         )
     return text

@@ -256,6 +256,7 @@ async def test_opening_ends_half_finished_flows_so_the_text_is_relayed(
     harness: Harness, visit: dict[str, int]
 ) -> None:
     # A PIN being typed must never be relayed, and a wrap-up draft is never dropped.
+    assert (pin.FLOW, wrap_up.FLOW) == (consultation.PIN_FLOW, consultation.WRAP_UP_FLOW)
     assert {pin.FLOW, wrap_up.FLOW} == consultation.KEPT_FLOWS
     await harness.send(DOC, "/availability")
     await harness.send(ANNA, "/book")
@@ -269,3 +270,28 @@ async def test_opening_ends_half_finished_flows_so_the_text_is_relayed(
         ("to_patient", "How are you feeling today?"),
         ("to_doctor", "Better, thank you 🙂"),
     ]
+
+
+async def test_a_wrap_up_in_progress_is_finished_before_the_next_visit_opens(
+    harness: Harness, visit: dict[str, int]
+) -> None:
+    await open_visit(harness, visit["anna"])
+    await harness.send(DOC, "/end")
+    harness.clock.now = START + timedelta(minutes=25)
+    event = await harness.tap_data(DOC, 1, f"cs:-:open:{visit['ben']}")
+    assert "Finish the wrap-up you started first" in (harness.answer(event) or "")
+    async with harness.storage.sessions() as session:
+        ben = await session.get(Appointment, visit["ben"])
+        assert ben is not None and ben.status == "booked"
+    await harness.send(DOC, "/cancel")
+    await open_visit(harness, visit["ben"])
+    assert "Consultation with Ben Okafor is open" in harness.last(DOC)
+
+
+async def test_a_patient_asked_for_a_pin_is_told_before_writing_to_the_doctor(
+    harness: Harness, visit: dict[str, int]
+) -> None:
+    await harness.send(ANNA, "/pin")  # choosing a PIN: the next message is read as one
+    await open_visit(harness, visit["anna"])
+    assert "You were being asked for your PIN" in harness.last(ANNA)
+    assert "has joined your consultation" in harness.last(ANNA)
