@@ -12,7 +12,8 @@ from __future__ import annotations
 import html
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from clinic.appointments import InvalidTransition, Status, transition
 from clinic.consultation_rules import OutsideWindow, check_opening_window, reference_for
@@ -26,11 +27,13 @@ from storage.models import Appointment, Consultation, Doctor, RelayedMessage, Us
 
 BUTTONS = "cs"
 TO_DOCTOR, TO_PATIENT = "to_doctor", "to_patient"
-# Flows that stay when a visit opens: the PIN step (a PIN must never be relayed) and a
-# doctor's wrap-up draft. Any other half-finished flow would catch the text meant for the other
-# side, so it ends. (wrap_up.FLOW and pin.FLOW; those modules import this one.)
-WRAP_UP_FLOW, PIN_FLOW = "wu", "pin"
-KEPT_FLOWS = frozenset({WRAP_UP_FLOW, PIN_FLOW})
+DOCTOR_SIDE, PATIENT_SIDE = Role.DOCTOR.value, Role.PATIENT.value
+# Flows that stay when a visit opens: the PIN step (a PIN must never be relayed), a doctor's
+# wrap-up draft, and messages waiting for their recipient. Any other half-finished flow would
+# catch the text meant for the other side, so it ends. (wrap_up.FLOW, pin.FLOW and
+# recipient_choice.FLOW; those modules import this one.)
+WRAP_UP_FLOW, PIN_FLOW, CHOICE_FLOW = "wu", "pin", "cp"
+KEPT_FLOWS = frozenset({WRAP_UP_FLOW, PIN_FLOW, CHOICE_FLOW})
 ENDED, ASKING_PIN = "ended", "asking_pin"
 
 
@@ -217,10 +220,7 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
             return
         await open_visit(turn, appointment)
         return
-    if verb.startswith("to") and verb[2:].isdigit():
-        found = await _participant(turn, verb[2:])
-    else:
-        found = await _participant(turn, callback.action)
+    found = await _participant(turn, callback.action)
     if found is None:
         turn.answer(t("This button is not valid."))
         return
@@ -235,10 +235,6 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
         name = consultation.appointment.patient.full_name or "?"
         turn.answer()
         turn.reply(t("Your messages now go to {patient}.", patient=name))
-    elif verb.startswith("to") and side == Role.DOCTOR.value and callback.action.isdigit():
-        turn.answer()
-        await turn.uow.consultations.set_focus(consultation.appointment.doctor_id, consultation.id)
-        await _relay(turn, consultation, side, int(callback.action), None)
     else:
         turn.answer(t("This button is not valid."))
 
@@ -266,7 +262,49 @@ def _video_opened(t: Translator, link: str) -> str:
 # Messages -----------------------------------------------------------------------------------
 
 
-async def _open_ones(turn: Turn) -> tuple[list[Consultation], str] | None:
+@dataclass(frozen=True)
+class MessageParts:
+    """What the record keeps of a relayed message: its kind, text or caption, and file ids."""
+
+    kind: str
+    content: str | None
+    files: list[str] = field(default_factory=list)
+    album: str | None = None
+
+    @classmethod
+    def from_event(cls, turn: Turn) -> MessageParts:
+        event = turn.event
+        album = event.media_group_id
+        if event.attachments:
+            first = event.attachments[0]
+            return cls(first.kind, event.caption, [a.file_id for a in event.attachments], album)
+        if event.location is not None:
+            location = f"{event.location.latitude},{event.location.longitude}"
+            return cls("location", location, [], album)
+        if event.contact is not None:
+            return cls("contact", event.contact.phone_number, [], album)
+        return cls("text", event.text, [], album)
+
+    def as_data(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "content": self.content,
+            "files": self.files,
+            "album": self.album,
+        }
+
+    @classmethod
+    def of(cls, data: Mapping[str, object]) -> MessageParts:
+        content, album, files = data.get("content"), data.get("album"), data.get("files")
+        return cls(
+            str(data.get("kind") or "text"),
+            str(content) if content is not None else None,
+            [str(f) for f in files] if isinstance(files, list) else [],
+            str(album) if album is not None else None,
+        )
+
+
+async def open_ones(turn: Turn) -> tuple[list[Consultation], str] | None:
     if turn.user is None:
         return None
     if turn.user.role == Role.DOCTOR.value:
@@ -279,70 +317,67 @@ async def _open_ones(turn: Turn) -> tuple[list[Consultation], str] | None:
 
 async def on_message(turn: Turn) -> bool:
     """Relay the message if the sender has an open consultation; False if there is none."""
-    found = await _open_ones(turn)
+    found = await open_ones(turn)
     if not found or not found[0]:
         return False
-    open_ones, side = found
-    event, t = turn.event, turn.t
+    candidates, side = found
+    event = turn.event
     assert event.message_id is not None
     if event.reply_to_message_id is not None:
         mapped = await turn.uow.consultations.relayed_at(event.chat_id, event.reply_to_message_id)
-        target = next((c for c in open_ones if mapped and c.id == mapped.consultation_id), None)
+        target = next((c for c in candidates if mapped and c.id == mapped.consultation_id), None)
         if mapped is not None and target is not None:
             other_side = (
                 mapped.copy_message_id
                 if mapped.source_chat_id == event.chat_id
                 else mapped.source_message_id
             )
-            await _relay(turn, target, side, event.message_id, other_side)
+            await forward(turn, target, side, event.message_id, other_side)
             return True
-    if len(open_ones) == 1:
-        await _relay(turn, open_ones[0], side, event.message_id, None)
+    if len(candidates) == 1:
+        await forward(turn, candidates[0], side, event.message_id, None)
         return True
-    if side == Role.DOCTOR.value:
-        focus = await turn.uow.consultations.focus(open_ones[0].appointment.doctor_id)
-        target = next((c for c in open_ones if c.id == focus), None)
+    if side == DOCTOR_SIDE:
+        focus = await turn.uow.consultations.focus(candidates[0].appointment.doctor_id)
+        target = next((c for c in candidates if c.id == focus), None)
         if target is not None:
-            await _relay(turn, target, side, event.message_id, None)
+            await forward(turn, target, side, event.message_id, None)
             return True
-    # Two open and nothing says which: ask, never guess.
-    rows = tuple(
-        (InlineButton(plain(_other_name(t, c, side)), _pack(f"to{c.id}", event.message_id)),)
-        for c in open_ones
-    )
-    turn.reply(t("Who is this message for?"), InlineKeyboard(rows))
+    # Two open and nothing says which: ask, never guess; the message waits for the answer.
+    from handlers import recipient_choice  # it builds on this module
+
+    await recipient_choice.hold(turn, candidates, side, MessageParts.from_event(turn))
     return True
 
 
-def _other_name(t: Translator, consultation: Consultation, side: str) -> str:
+def recipient_name(consultation: Consultation, side: str) -> str:
+    """Who gets what `side` sends in this consultation."""
     appointment = consultation.appointment
     name = (
-        appointment.patient.full_name
-        if side == Role.DOCTOR.value
-        else appointment.doctor.user.full_name
+        appointment.patient.full_name if side == DOCTOR_SIDE else appointment.doctor.user.full_name
     )
-    return t("To {name}", name=name or "?")
+    return name or "?"
 
 
-def _kind(turn: Turn) -> tuple[str, str | None, list[str]]:
-    event = turn.event
-    if event.attachments:
-        first = event.attachments[0]
-        return first.kind, event.caption, [a.file_id for a in event.attachments]
-    if event.location is not None:
-        return "location", f"{event.location.latitude},{event.location.longitude}", []
-    if event.contact is not None:
-        return "contact", event.contact.phone_number, []
-    return "text", event.text, []
+def other_name(t: Translator, consultation: Consultation, side: str) -> str:
+    return t("To {name}", name=recipient_name(consultation, side))
 
 
-async def _relay(
-    turn: Turn, consultation: Consultation, side: str, message_id: int, reply_to: int | None
+async def forward(
+    turn: Turn,
+    consultation: Consultation,
+    side: str,
+    message_id: int,
+    reply_to: int | None,
+    parts: MessageParts | None = None,
 ) -> None:
+    """Copy the sender's message `message_id` to the other side and log it; `parts` is what
+    it held when it is not the current event (a message that waited for its recipient)."""
     appointment = consultation.appointment
-    to_doctor = side == Role.PATIENT.value
+    to_doctor = side == PATIENT_SIDE
     recipient: User = appointment.doctor.user if to_doctor else appointment.patient
-    kind, content, files = _kind(turn)
+    parts = parts or MessageParts.from_event(turn)
+    kind, content, files = parts.kind, parts.content, parts.files
     relayed = RelayedMessage(
         consultation_id=consultation.id,
         direction=TO_DOCTOR if to_doctor else TO_PATIENT,
@@ -373,7 +408,7 @@ async def _relay(
             header=header,
             kind=kind,
             file_id=files[0] if files else None,
-            album=turn.event.media_group_id,
+            album=parts.album,
             undelivered_text=turn.t(
                 "Your message could not be delivered: the other side has blocked the bot or "
                 "cannot receive it. It is kept in the consultation record."

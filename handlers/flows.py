@@ -32,6 +32,7 @@ from handlers import (
     payments,
     pin,
     profile_settings,
+    recipient_choice,
     record_upload,
     records,
     registration,
@@ -100,6 +101,9 @@ BUTTONS.update({module.BUTTONS: module for module in (admin, agenda)})  # type: 
 COMMANDS["admin"] = Command(frozenset({Role.ADMIN}), admin.begin)
 COMMANDS["availability"] = Command(frozenset({Role.DOCTOR}), availability.begin)
 COMMANDS["agenda"] = Command(frozenset({Role.DOCTOR}), agenda.show)
+
+# "Who is this message for?" with two consultations open: the message waits for the answer.
+CONVERSATIONS[recipient_choice.FLOW] = recipient_choice  # type: ignore[assignment]
 
 # Records: a patient's own, a doctor's patients'; uploads to one's own record.
 CONVERSATIONS[record_upload.FLOW] = record_upload  # type: ignore[assignment]

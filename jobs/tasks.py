@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from clinic.appointments import InvalidTransition, Status, transition
 from clinic.timezones import zone
-from handlers import callbacks, feedback, pin, wrap_up
+from handlers import callbacks, feedback, pin, recipient_choice, wrap_up
 from handlers.agenda import day_window
 from handlers.formatting import clock, day, when
 from handlers.i18n import Html, translator
@@ -56,7 +56,8 @@ def agenda_id(doctor_id: int) -> str:
 IDLE_SWEEP_ID = "idle-sweep"
 # A doctor's wrap-up draft (summary, notes, prescriptions) may take longer than the idle limit
 # between two answers, and throwing it away would lose clinical work: it is kept until /cancel.
-NEVER_EXPIRE = frozenset({wrap_up.FLOW})
+# Messages waiting for their recipient are the user's words: kept until sent or /cancel.
+NEVER_EXPIRE = frozenset({wrap_up.FLOW, recipient_choice.FLOW})
 
 
 def claim_key(job_id: str, run_time: datetime) -> str:

@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from handlers import consultation, pin, wrap_up
+from handlers import consultation, pin, recipient_choice, wrap_up
 from handlers.port import InlineKeyboard, RecipientUnavailable
-from storage.models import Appointment, Consultation, RelayedMessage
+from jobs import tasks
+from storage.models import Appointment, Consultation, Conversation, RelayedMessage
 from storage.seeding import seed_doctor, seed_patient
 from storage.unit_of_work import UnitOfWork
 from tests.conftest import Storage
+from tests.support.clinic_records import doctor_id_of, user_id_of
 from tests.support.harness import Clock, Harness, make_harness
 
 pytestmark = pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)
@@ -157,6 +159,7 @@ async def test_a_doctor_with_two_open_visits_routes_by_reply_focus_or_asks(
     assert harness.last(DOC) == "Who is this message for?"
     await harness.tap(DOC, "To Ben Okafor")
     assert harness.messenger.texts_to(BEN)[-1].startswith("(copy of 801:")
+    assert (await relayed(harness))[-1].content == "Who gets this?"  # kept as typed
 
 
 async def test_blocked_recipient_the_sender_is_told(
@@ -256,8 +259,9 @@ async def test_opening_ends_half_finished_flows_so_the_text_is_relayed(
     harness: Harness, visit: dict[str, int]
 ) -> None:
     # A PIN being typed must never be relayed, and a wrap-up draft is never dropped.
-    assert (pin.FLOW, wrap_up.FLOW) == (consultation.PIN_FLOW, consultation.WRAP_UP_FLOW)
-    assert {pin.FLOW, wrap_up.FLOW} == consultation.KEPT_FLOWS
+    kept = (pin.FLOW, wrap_up.FLOW, recipient_choice.FLOW)
+    assert kept == (consultation.PIN_FLOW, consultation.WRAP_UP_FLOW, consultation.CHOICE_FLOW)
+    assert set(kept) == consultation.KEPT_FLOWS
     await harness.send(DOC, "/availability")
     await harness.send(ANNA, "/book")
     await open_visit(harness, visit["anna"])
@@ -295,3 +299,42 @@ async def test_a_patient_asked_for_a_pin_is_told_before_writing_to_the_doctor(
     await open_visit(harness, visit["anna"])
     assert "You were being asked for your PIN" in harness.last(ANNA)
     assert "has joined your consultation" in harness.last(ANNA)
+
+
+async def test_a_patient_with_two_open_visits_picks_and_the_record_keeps_the_text(
+    harness: Harness, visit: dict[str, int], storage: Storage
+) -> None:
+    other_doctor = await doctor_id_of(storage.sessions, OTHER_DOC)
+    anna = await user_id_of(storage.sessions, ANNA)
+    second = await book_directly(storage, other_doctor, anna, START + timedelta(minutes=5))
+    await open_visit(harness, visit["anna"])
+    await open_visit(harness, second, by=OTHER_DOC)
+    await harness.send(ANNA, "Which of you prescribed this? 💊")
+    first_question, _ = harness.messenger.button_data(ANNA, "To Dr Ola Berg")
+    assert harness.last(ANNA) == "Who is this message for?"
+    await harness.send(ANNA, "Second one, for Dr Kaur")
+    await harness.tap(ANNA, "To Dr Mira Kaur")  # the newest question: the second message
+    assert harness.last(ANNA) == "Sent to Dr Mira Kaur."
+    _, to_ola = harness.messenger.button_data(ANNA, "To Dr Ola Berg")
+    await harness.tap_data(ANNA, first_question, to_ola)
+    again = await harness.tap_data(ANNA, first_question, to_ola)  # a second tap sends nothing
+    assert harness.answer(again) == "This button is no longer active."
+    rows = await relayed(harness)
+    assert [(r.consultation_id, r.content) for r in rows][-2:] == [
+        (await consultation_of(storage, visit["anna"]), "Second one, for Dr Kaur"),
+        (await consultation_of(storage, second), "Which of you prescribed this? 💊"),
+    ]
+    assert harness.messenger.texts_to(OTHER_DOC)[-1].startswith("(copy of 501:")
+    async with harness.storage.sessions() as session:
+        assert await session.get(Conversation, ANNA) is None  # nothing left waiting
+    # Waiting messages outlive the idle sweep and a visit opening: they are the user's words.
+    assert recipient_choice.FLOW in tasks.NEVER_EXPIRE
+
+
+async def consultation_of(storage: Storage, appointment_id: int) -> int:
+    async with storage.sessions() as session:
+        found = await session.scalar(
+            select(Consultation.id).where(Consultation.appointment_id == appointment_id)
+        )
+        assert found is not None
+        return found
