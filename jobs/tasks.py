@@ -145,6 +145,9 @@ async def send_reminder(appointment_id: int, minutes: int) -> None:
             outcome = "skipped"
         elif now >= appointment.starts_at:
             outcome = "missed"  # it has started: a reminder can no longer help
+        elif appointment.starts_at - timedelta(minutes=minutes) < appointment.created_at:
+            # Booked after this reminder's time: "Booked!" has just said it all.
+            outcome = "skipped"
         elif any(
             m < minutes and appointment.starts_at - timedelta(minutes=m) <= now for m in offsets
         ):

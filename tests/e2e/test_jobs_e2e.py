@@ -41,7 +41,7 @@ async def test_a_reminder_due_while_the_bot_was_down_arrives_once(world: World) 
             ends_at=now + timedelta(minutes=89, seconds=55),
             status="booked",
             reason="Palpitations",
-            created_at=now,
+            created_at=now - timedelta(days=2),  # booked well before its reminders
             updated_at=now,
             late_cancellation=False,
         )

@@ -76,7 +76,11 @@ def job_times(scheduler: ClinicScheduler) -> dict[str, datetime]:
 
 
 async def book_at(
-    storage: Storage, patient_tg: int, start: datetime, status: str = "booked"
+    storage: Storage,
+    patient_tg: int,
+    start: datetime,
+    status: str = "booked",
+    created_at: datetime = NOW - timedelta(days=7),  # booked well before its reminders
 ) -> int:
     async with UnitOfWork(storage.sessions) as uow:
         patient = await uow.users.by_telegram_id(patient_tg)
@@ -91,7 +95,7 @@ async def book_at(
             ends_at=start + timedelta(minutes=30),
             status=status,
             reason="Chest pain",
-            created_at=NOW,
+            created_at=created_at,
             updated_at=NOW,
             late_cancellation=False,
         )
@@ -254,6 +258,22 @@ async def test_late_reminders_only_the_closer_one_and_none_after_the_start(
     assert outcomes[f"reminder:{appointment}:1440"] == "missed"
     assert outcomes[f"reminder:{appointment}:60"] == "sent"
     assert outcomes[f"reminder:{started}:60"] == "missed"
+
+
+async def test_no_reminder_whose_time_came_before_the_booking(h: Harness, storage: Storage) -> None:
+    # Booked 30 minutes ahead: "Booked!" said it all; the 24-hour and 1-hour reminders are not.
+    appointment = await book_at(storage, ANNA, NOW + timedelta(minutes=30), created_at=NOW)
+    await tasks.send_reminder(appointment, 1440)
+    await tasks.send_reminder(appointment, 60)
+    assert h.messenger.texts_to(ANNA) == []
+    outcomes = await runs(storage)
+    assert outcomes[f"reminder:{appointment}:1440"] == "skipped"
+    assert outcomes[f"reminder:{appointment}:60"] == "skipped"
+    # Booked 3 hours ahead: the 1-hour reminder still comes.
+    later = await book_at(storage, BEN, NOW + timedelta(hours=3), created_at=NOW)
+    h.clock.now = NOW + timedelta(hours=2)
+    await tasks.send_reminder(later, 60)
+    assert "starts soon" in h.last(BEN)
 
 
 async def test_a_blocked_user_fails_once_is_marked_and_the_others_still_get_theirs(
