@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinic.profile import phone_for_lookup
@@ -82,3 +82,7 @@ class ProcessedUpdateRepository:
         await self._session.execute(
             delete(ProcessedUpdate).where(ProcessedUpdate.handled_at < older_than)
         )
+
+    async def newest(self) -> int | None:
+        """The highest update id handled (and not yet pruned), or None."""
+        return await self._session.scalar(select(func.max(ProcessedUpdate.update_id)))

@@ -213,7 +213,13 @@ class EmulatorState:
         self._file_counter = itertools.count(1)
         self._user_ids = itertools.count(100001)
 
+    def continue_after(self, update_id: int) -> None:
+        """Number new updates after `update_id`: a bot that handled those before (and keeps
+        their ids to drop repeats) must not take fresh updates for old ones."""
+        self.update_ids = itertools.count(update_id + 1)
+
     # -- users / chats ---------------------------------------------------------------------
+
     def bot_user(self) -> dict[str, Any]:
         return {
             "id": self.bot_id,

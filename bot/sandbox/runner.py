@@ -21,6 +21,7 @@ from bot.errors import StartupError
 from bot.keys import load_cipher
 from bot.settings import Settings
 from clinic.payments import STARS
+from storage.unit_of_work import UnitOfWork
 
 from .demo import ADMIN_ID, add_admin, seed_demo
 from .personas import PersonaBook
@@ -60,11 +61,15 @@ def sandbox_settings(base: Settings, api_root: str, data_dir: Path) -> Settings:
     return base.model_copy(update=update)
 
 
-async def _seed(settings: Settings, book: PersonaBook) -> None:
+async def _prepare(settings: Settings, book: PersonaBook, seed: bool) -> int | None:
+    """Seed the demo clinic if asked; returns the newest update id the bot has handled in
+    this data folder, so the emulator numbers new updates after it."""
     engine, sessions = await open_storage(settings, load_cipher(settings))
     try:
-        if await seed_demo(sessions, book, settings.payment_currency):
+        if seed and await seed_demo(sessions, book, settings.payment_currency):
             log.info("sandbox demo clinic seeded")
+        async with UnitOfWork(sessions) as uow:
+            return await uow.processed_updates.newest()
     finally:
         await engine.dispose()
 
@@ -103,8 +108,10 @@ async def run_sandbox(options: SandboxOptions, base: Settings) -> None:
         book = PersonaBook(data_dir / "personas.json", emulator)
         book.load()
         add_admin(book)
-        if options.seed_demo:
-            await _seed(settings, book)
+        handled = await _prepare(settings, book, options.seed_demo)
+        if handled is not None:
+            # A restart with the same folder: the bot drops update ids it has handled before.
+            emulator.state.continue_after(handled)
         web_app = SandboxWeb(emulator, book)
         try:
             web_runner, address = await start_web(web_app, HOST, options.port)
