@@ -12,7 +12,7 @@ from datetime import timedelta
 from handlers import admin_menu, callbacks, payment_admin, specialty_admin
 from handlers.admin_buttons import BUTTONS as BUTTONS  # the flows table reads admin.BUTTONS
 from handlers.admin_buttons import admin_data, already_decided, not_valid
-from handlers.formatting import money
+from handlers.formatting import fee_text
 from handlers.i18n import Html, Translator, translator
 from handlers.port import InlineButton, InlineKeyboard
 from handlers.turn import Turn
@@ -51,7 +51,7 @@ def doctor_card(t: Translator, doctor: Doctor, currency: str) -> str:
         "<b>Consultation length:</b> {minutes} min\n<b>About:</b> {bio}",
         name=doctor.user.full_name or "—",
         specialty=doctor.specialty.name,
-        fee=money(doctor.fee_minor, currency, t.language),
+        fee=fee_text(t, doctor.fee_minor, currency),
         minutes=doctor.slot_minutes,
         bio=doctor.bio,
     )

@@ -236,10 +236,11 @@ def notify_patient_of_cancellation(turn: Turn, appointment: Appointment, doctor:
     turn.notify(
         patient.telegram_id,
         t(
-            "Your appointment with {doctor} on {when} was cancelled by the doctor. "
+            "Your appointment with {doctor} on {when} ({zone}) was cancelled by the doctor. "
             "We are sorry. You can book another time:",
             doctor=doctor_name,
             when=when(appointment.starts_at, patient.timezone, t.language),
+            zone=patient.timezone,
         ),
         InlineKeyboard(
             (

@@ -44,7 +44,7 @@ from handlers.date_picker import (
     read_slot,
     times_keyboard,
 )
-from handlers.formatting import money, when
+from handlers.formatting import fee_text, when
 from handlers.i18n import Html, Translator, plain, translator
 from handlers.port import InlineButton, InlineKeyboard
 from handlers.scheduling import (
@@ -175,9 +175,7 @@ async def _ask_specialty(turn: Turn, conv: Conversation) -> None:
 
 
 def _doctor_label(turn: Turn, doctor: Doctor, rating: tuple[float, int] | None = None) -> str:
-    fee = money(doctor.fee_minor, turn.config.currency, turn.t.language)
-    if doctor.fee_minor == 0:
-        fee = turn.t("free")
+    fee = fee_text(turn.t, doctor.fee_minor, turn.config.currency)
     label = turn.t(
         "{name} · {specialty} · {fee}",
         name=doctor.user.full_name or "?",
@@ -361,10 +359,8 @@ def _summary(turn: Turn, conv: Conversation, doctor: Doctor, moving: Appointment
 
 
 def _fee_text(turn: Turn, doctor: Doctor) -> str:
-    if not doctor.fee_minor:
-        return turn.t("free")
-    fee = money(doctor.fee_minor, turn.config.currency, turn.t.language)
-    if payments.payment_needed(turn, doctor):
+    fee = fee_text(turn.t, doctor.fee_minor, turn.config.currency)
+    if not doctor.fee_minor or payments.payment_needed(turn, doctor):
         return fee
     # Payments in the chat are off (no provider token, not Stars): the clinic collects it.
     return turn.t("{fee}, paid to the clinic (not in this chat)", fee=fee)

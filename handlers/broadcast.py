@@ -121,7 +121,7 @@ async def on_message(turn: Turn, conv: Conversation) -> None:
     turn.reply(broadcast_body(text))
     turn.reply(
         t(
-            "Send this to {audience} ({count} in all)? People who blocked the bot are "
+            "Send this to {audience}? Recipients: {count}. People who blocked the bot are "
             "counted, not sent to; banned users are left out.",
             count=count,
             audience=audience_label(t, audience),

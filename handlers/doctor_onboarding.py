@@ -30,7 +30,7 @@ from enum import StrEnum
 
 from clinic.roles import Role
 from handlers import admin, callbacks, consent, conversation
-from handlers.formatting import money, parse_money
+from handlers.formatting import fee_text, parse_money, precision_of
 from handlers.i18n import Html
 from handlers.menu import commands_for
 from handlers.port import InlineButton, InlineKeyboard, RemoveKeyboard
@@ -143,8 +143,15 @@ def ask(turn: Turn, conv: Conversation) -> None:
         )
         turn.reply(t("How long is one consultation?"), InlineKeyboard((buttons,)))
     elif step is Step.FEE:
+        whole_units = precision_of(turn.config.currency) == 0  # Stars, yen: no cents
         turn.reply(
             t(
+                "What is your fee for one consultation, in {currency}? Type the amount in "
+                "whole units, for example 50 (0 if it is free).",
+                currency=turn.config.currency,
+            )
+            if whole_units
+            else t(
                 "What is your fee for one consultation, in {currency}? Type the amount, "
                 "for example 50 or 49.90 (0 if it is free).",
                 currency=turn.config.currency,
@@ -222,7 +229,7 @@ def _summary(turn: Turn, conv: Conversation) -> str:
         specialty=data.get("spec_name") or "—",
         bio=data.get("bio") or "—",
         minutes=data.get("len") or "—",
-        fee=money(int(data["fee"]), turn.config.currency, t.language) if "fee" in data else "—",
+        fee=fee_text(t, int(data["fee"]), turn.config.currency) if "fee" in data else "—",
         tz=data.get("tz") or "—",
     )
     return t("Please check your doctor profile:\n\n{details}", details=Html(details))
@@ -290,6 +297,11 @@ def _accept_fee(turn: Turn, conv: Conversation, text: str | None) -> bool:
     if amount is None:
         turn.reply(
             turn.t(
+                "I could not read that as an amount in whole units. Please type a number "
+                "like 50 (0 if the consultation is free)."
+            )
+            if precision_of(turn.config.currency) == 0
+            else turn.t(
                 "I could not read that as an amount. Please type a number like 50 or 49.90 "
                 "(0 if the consultation is free)."
             )

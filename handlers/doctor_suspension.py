@@ -205,10 +205,11 @@ def notify_patient(turn: Turn, appointment: Appointment, doctor: Doctor) -> None
     turn.notify(
         patient.telegram_id,
         t(
-            "Your appointment with {doctor} on {when} was cancelled: the doctor is not "
-            "available. We are sorry. You can book another doctor:",
+            "Your appointment with {doctor} on {when} ({zone}) was cancelled: the doctor is "
+            "not available. We are sorry. You can book another doctor:",
             doctor=doctor.user.full_name or "—",
             when=when(appointment.starts_at, patient.timezone, t.language),
+            zone=patient.timezone,
         ),
         InlineKeyboard(
             (

@@ -10,6 +10,7 @@ from babel.numbers import format_currency, format_decimal, get_currency_precisio
 
 from clinic.payments import STARS  # Telegram Stars: whole stars, no smaller unit
 from clinic.timezones import zone
+from handlers.i18n import Translator
 
 
 def when(moment: datetime, zone_name: str, language: str) -> str:
@@ -42,6 +43,11 @@ def money(amount_minor: int, currency: str, language: str) -> str:
         return f"{format_decimal(amount_minor, locale=language)} ⭐"
     precision = precision_of(currency)
     return format_currency(Decimal(amount_minor).scaleb(-precision), currency, locale=language)
+
+
+def fee_text(t: Translator, amount_minor: int, currency: str) -> str:
+    """A doctor's fee as patients and admins read it: "free" rather than "0"."""
+    return money(amount_minor, currency, t.language) if amount_minor else t("free")
 
 
 def parse_money(text: str, currency: str) -> int | None:

@@ -224,7 +224,7 @@ async def _export(turn: Turn, period: str) -> None:
             f"payments-{start:%Y%m%d}-{end:%Y%m%d}.csv", CSV_COLUMNS, csv_rows(payments, names)
         ),
         t(
-            "Payments, {period}: {count} rows.",
+            "Payments: {period}. Rows in the file: {count}.",
             period=_period_label(t, period),
             count=len(payments),
         ),

@@ -424,7 +424,7 @@ async def test_broadcast_to_patients_with_some_who_blocked_the_bot(world: World)
                 )
             )
         )
-    assert f"Send this to patients ({patients} in all)?" in confirm.text
+    assert f"Send this to patients? Recipients: {patients}." in confirm.text
     await (await admin.tap("📣 Send", confirm.message_id)).answer()
     done = await admin.expect_edit(confirm.message_id, "finished", timeout=30)
     blocked = 2

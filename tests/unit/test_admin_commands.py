@@ -246,7 +246,7 @@ async def test_a_broadcast_text_refuses_media_blank_and_too_long_in_telegram_uni
     await harness.send(ADMIN, "  <b>Closed</b> Friday  ")
     texts = harness.messenger.texts_to(ADMIN)
     assert texts[-2] == "  &lt;b&gt;Closed&lt;/b&gt; Friday  "  # exactly as typed, literally
-    assert "Send this to patients (3 in all)?" in texts[-1]
+    assert "Send this to patients? Recipients: 3." in texts[-1]
     restarted = demoted(harness, frozenset())
     message, send = harness.messenger.button_data(ADMIN, "📣 Send")
     tap = await restarted.tap_data(ADMIN, message, send)

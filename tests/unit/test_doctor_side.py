@@ -237,7 +237,7 @@ async def test_doctor_onboarding_through_every_step_with_bad_input(
     assert "Greta Hoffmann" in harness.last(DOC) and "Please check" in harness.last(DOC)
     await harness.tap(DOC, "Edit fee")
     await harness.send(DOC, "0")
-    assert "<b>Fee:</b> 0" in harness.last(DOC)
+    assert "<b>Fee:</b> free" in harness.last(DOC)
     await harness.tap(DOC, "✅ Confirm")
     assert "waiting for the clinic's review" in harness.last(DOC)
 
