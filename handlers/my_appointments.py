@@ -176,6 +176,9 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
             if late
             else ""
         )
+        money_back = await refunds.refund_preview(turn, appointment)
+        if money_back:
+            warning += "\n\n" + money_back
         if message_id:
             turn.edit(
                 message_id,

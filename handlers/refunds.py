@@ -51,6 +51,36 @@ async def refund_for_cancellation(turn: Turn, appointment: Appointment, by: str)
     await settle_refund(turn, payment, appointment, refund, f"cancel_{by}")
 
 
+async def refund_preview(turn: Turn, appointment: Appointment) -> str | None:
+    """For the patient's "Cancel this appointment?": what cancelling now would give back of
+    what they paid (None when nothing was paid, or it was refunded already)."""
+    payment = await turn.uow.payments.for_appointment(appointment.id)
+    if payment is None or payment.status != "paid" or payment.refund_status is not None:
+        return None
+    t, config = turn.t, turn.config
+    refund = refund_amount(
+        payment.amount_minor,
+        "patient",
+        appointment.starts_at,
+        turn.now,
+        config.refund_full_before,
+        config.late_cancel_refund_percent,
+    )
+    paid = money(payment.amount_minor, payment.currency, t.language)
+    if refund >= payment.amount_minor:
+        return t("You paid {paid}; cancelling now refunds it in full.", paid=paid)
+    if refund <= 0:
+        return t(
+            "You paid {paid}; this close to the start, a cancellation is not refunded.",
+            paid=paid,
+        )
+    return t(
+        "You paid {paid}; this close to the start, cancelling refunds {refund}.",
+        paid=paid,
+        refund=money(refund, payment.currency, t.language),
+    )
+
+
 async def settle_refund(
     turn: Turn, payment: Payment, appointment: Appointment, refund: int, reason: str
 ) -> None:

@@ -270,9 +270,18 @@ async def _patient_cancels(h: Harness, appointment: Appointment) -> None:
     await h.tap_data(ANNA, 1, f"ap:-:cy:{appointment.id}")
 
 
+async def _cancel_question(h: Harness) -> str:
+    """Tap Cancel on the only upcoming appointment; returns the question it asks."""
+    await h.send(ANNA, "/appointments")
+    card, data = h.messenger.button_data(ANNA, "Cancel")
+    await h.tap_data(ANNA, card, data)
+    return next(m.text for m in h.messenger.sent if m.message_id == card)
+
+
 async def test_an_early_patient_cancellation_is_refunded_in_stars(stars: Harness) -> None:
     h = stars
     appointment = await _booked_and_paid(h, 2, "stx-early")  # Monday: over 24 hours ahead
+    assert "You paid 250 ⭐; cancelling now refunds it in full." in await _cancel_question(h)
     await _patient_cancels(h, appointment)
     (_,), (payment,) = await rows(h)
     assert payment.refund_status == "refunded" and payment.refund_reason == "cancel_patient"
@@ -283,6 +292,8 @@ async def test_an_early_patient_cancellation_is_refunded_in_stars(stars: Harness
 async def test_a_late_patient_cancellation_follows_the_policy(stars: Harness) -> None:
     h = stars
     appointment = await _booked_and_paid(h, 0, "stx-late")  # today, 2 hours ahead
+    question = await _cancel_question(h)
+    assert "You paid 250 ⭐; this close to the start, a cancellation is not refunded." in question
     await _patient_cancels(h, appointment)
     (_,), (payment,) = await rows(h)
     assert payment.refund_status == "none_due" and payment.refund_minor == 0
