@@ -97,8 +97,10 @@ async def seed(
                     starts_at=start + timedelta(minutes=first + offset),
                     ends_at=start + timedelta(minutes=first + offset + 30),
                     status="booked",
-                    created_at=now,
-                    updated_at=now,
+                    # Booked well before: a reminder whose time came before the booking is
+                    # skipped by design.
+                    created_at=SEEDED_AT,
+                    updated_at=SEEDED_AT,
                     late_cancellation=False,
                 )
                 for offset, user in enumerate(batch)
