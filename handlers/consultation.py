@@ -231,10 +231,16 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
     if verb == "video":
         await _video(turn, consultation, side)
     elif verb == "focus" and side == Role.DOCTOR.value:
-        await turn.uow.consultations.set_focus(consultation.appointment.doctor_id, consultation.id)
+        doctor_id = consultation.appointment.doctor_id
+        await turn.uow.consultations.set_focus(doctor_id, consultation.id)
         name = consultation.appointment.patient.full_name or "?"
         turn.answer()
-        turn.reply(t("Your messages now go to {patient}.", patient=name))
+        # With the buttons to switch again: the way back is never only in an older message.
+        others = list(await turn.uow.consultations.open_for_doctor(doctor_id))
+        turn.reply(
+            t("Your messages now go to {patient}.", patient=name),
+            _doctor_keyboard(t, consultation, others),
+        )
     else:
         turn.answer(t("This button is not valid."))
 

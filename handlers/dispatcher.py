@@ -299,7 +299,7 @@ class Dispatcher:
         for action in actions:
             try:
                 if isinstance(action, Reply):
-                    await self._sending.send_text(chat, action.text, action.markup)
+                    await self._sending.send_text(chat, action.text, action.markup, action.reply_to)
                 elif isinstance(action, Edit):
                     await self._sending.edit_text(
                         chat, action.message_id, action.text, action.markup

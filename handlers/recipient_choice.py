@@ -5,12 +5,14 @@ which (not a reply, no current one chosen) waits here until its sender picks the
 stateDiagram-v2
     [*] --> pick: a message, two consultations open, no target (asked)
     pick --> pick: another such message (asked too; each waits), or a reply (relayed)
+    pick --> pick: a command or button that would start a flow (refused; see handlers/router.py)
     pick --> [*]: a recipient picked for the last waiting message
     pick --> [*]: /cancel (the waiting ones are not sent), or no consultation open any more
 ```
 What was sent (kind, text or caption, file ids) waits in the flow's data, which is encrypted
 like the rest of the conversations table, so the consultation record later holds the message as
-typed; the copy itself goes out from the sender's own message. Patients and doctors both use
+typed; the copy itself goes out from the sender's own message. Each question is sent as a reply
+to its message, so with several waiting the user sees which is which. Patients and doctors both use
 it; a doctor's pick also becomes their current consultation. Waiting messages are never
 discarded by the idle sweep (jobs.tasks.NEVER_EXPIRE): they are the user's words.
 """
@@ -51,16 +53,25 @@ async def hold(
         )
         for c in open_ones
     )
-    turn.reply(turn.t("Who is this message for?"), InlineKeyboard(rows))
+    # As a reply to the message it is about: with several waiting, each question shows which.
+    turn.reply(turn.t("Who is this message for?"), InlineKeyboard(rows), reply_to=message_id)
 
 
 def ask(turn: Turn, conv: Conversation) -> None:
-    turn.reply(
-        turn.t(
-            "Some of your messages are waiting: tap whom each one is for, in the questions "
-            "above, or send /cancel to leave them unsent."
-        )
+    turn.reply(waiting_text(turn))
+
+
+def waiting_text(turn: Turn) -> str:
+    return turn.t(
+        "Some of your messages are waiting: tap whom each one is for, in the questions above "
+        "(each answers its message), or send /cancel to leave them unsent. Then try again."
     )
+
+
+def holds_messages(turn: Turn) -> bool:
+    """Messages wait for their recipient: nothing may start another flow over them."""
+    conv = turn.conversation
+    return conv is not None and conv.flow == FLOW and bool(conv.data.get("waiting"))
 
 
 def cancelled_text(turn: Turn) -> str:

@@ -11,6 +11,7 @@ from handlers import (
     doctor_onboarding,
     payments,
     pin,
+    recipient_choice,
     registration,
     wrap_up,
 )
@@ -21,6 +22,10 @@ from handlers.menu import commands_for, help_text, show_main_menu
 from handlers.port import RemoveKeyboard
 from handlers.turn import Turn
 from storage.models import User
+
+# Stateless buttons that never start a flow, so they work while messages wait for a recipient:
+# the visit's own (video, switch, open another visit) and "Keep unlocked".
+KEEP_WAITING = frozenset({consultation.BUTTONS, pin.BUTTONS})
 
 
 def role_of(turn: Turn) -> Role | None:
@@ -81,6 +86,16 @@ async def _route_callback(turn: Turn) -> None:
         turn.answer(turn.t("This button is not valid."))
         return
     if not callback.token and callback.flow in BUTTONS:
+        if recipient_choice.holds_messages(turn) and callback.flow not in KEEP_WAITING:
+            # It could start a flow over the waiting messages: they are settled first.
+            turn.answer(
+                turn.t(
+                    "Your messages are waiting for a recipient: pick one in the questions "
+                    "above, or send /cancel."
+                ),
+                alert=True,
+            )
+            return
         if callback.flow in LOCKED_BUTTONS and not await pin.gate(
             turn, f"btn:{turn.event.callback_data}"
         ):
@@ -108,6 +123,9 @@ async def _route_command(turn: Turn, command: str) -> None:
             )
         turn.reply(text)
         turn.set_commands(commands_for(role, t))
+    elif recipient_choice.holds_messages(turn):
+        # Any other command would start a flow over the waiting messages and lose them.
+        turn.reply(recipient_choice.waiting_text(turn))
     elif command == "start":
         await _start(turn, role)
     elif command in COMMANDS and role in COMMANDS[command].roles:

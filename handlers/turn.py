@@ -45,6 +45,7 @@ class CoreConfig:
 class Reply:
     text: str
     markup: Markup | None = None
+    reply_to: int | None = None  # a message in the same chat this one answers
 
 
 @dataclass(frozen=True)
@@ -203,8 +204,8 @@ class Turn:
         """The time zone the sender reads times in: their own, else the clinic's."""
         return self.user.timezone if self.user else self.config.default_timezone
 
-    def reply(self, text: str, markup: Markup | None = None) -> None:
-        self.actions.append(Reply(text, markup))
+    def reply(self, text: str, markup: Markup | None = None, reply_to: int | None = None) -> None:
+        self.actions.append(Reply(text, markup, reply_to))
 
     def edit(self, message_id: int, text: str, markup: InlineKeyboard | None = None) -> None:
         self.actions.append(Edit(message_id, text, markup))

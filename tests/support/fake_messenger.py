@@ -63,6 +63,7 @@ class FakeMessenger:
     ) -> SentMessage:
         self._maybe_fail()
         message = Sent(chat_id, next(self._ids), text, markup)
+        message.reply_to = reply_to
         self.sent.append(message)
         return SentMessage(chat_id, message.message_id)
 

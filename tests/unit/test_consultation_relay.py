@@ -149,6 +149,8 @@ async def test_a_doctor_with_two_open_visits_routes_by_reply_focus_or_asks(
     assert harness.messenger.texts_to(ANNA)[-1].startswith("(copy of 801:")
     # Switching the current one with the button:
     await harness.tap(DOC, "Talk to Anna Schmidt")
+    assert harness.last(DOC) == "Your messages now go to Anna Schmidt."
+    harness.messenger.button_data(DOC, "Talk to Ben Okafor")  # the way back is right there
     await harness.send(DOC, "Back to you, Anna")
     assert len([t for t in harness.messenger.texts_to(ANNA) if t.startswith("(copy of 801")]) == 2
     # With no current consultation recorded, the bot asks instead of guessing.
@@ -309,9 +311,16 @@ async def test_a_patient_with_two_open_visits_picks_and_the_record_keeps_the_tex
     second = await book_directly(storage, other_doctor, anna, START + timedelta(minutes=5))
     await open_visit(harness, visit["anna"])
     await open_visit(harness, second, by=OTHER_DOC)
-    await harness.send(ANNA, "Which of you prescribed this? 💊")
+    question = harness.events.text(ANNA, "Which of you prescribed this? 💊")
+    await harness.dispatcher.handle(question)
     first_question, _ = harness.messenger.button_data(ANNA, "To Dr Ola Berg")
     assert harness.last(ANNA) == "Who is this message for?"
+    assert harness.messenger.last_to(ANNA).reply_to == question.message_id  # which one it asks
+    # Nothing may start another flow over the waiting message: a command or a button.
+    await harness.send(ANNA, "/book")
+    assert "Some of your messages are waiting" in harness.last(ANNA)
+    tap = await harness.tap_data(ANNA, 1, f"bk:-:again:{other_doctor}")
+    assert "waiting for a recipient" in (harness.answer(tap) or "")
     await harness.send(ANNA, "Second one, for Dr Kaur")
     await harness.tap(ANNA, "To Dr Mira Kaur")  # the newest question: the second message
     assert harness.last(ANNA) == "Sent to Dr Mira Kaur."
