@@ -42,8 +42,7 @@ async def hold(
     message_id = turn.event.message_id
     assert message_id is not None
     conv.data["waiting"] = {**conv.data.get("waiting", {}), str(message_id): parts.as_data()}
-    conv.updated_at = turn.now
-    await turn.uow.conversations.save(conv)
+    await conversation.move(turn, conv, PICK)
     rows = tuple(
         (
             InlineButton(
@@ -122,7 +121,6 @@ async def on_callback(turn: Turn, conv: Conversation, callback: callbacks.Callba
         )
     if waiting:
         conv.data["waiting"] = waiting
-        conv.updated_at = turn.now
-        await turn.uow.conversations.save(conv)
+        await conversation.move(turn, conv, PICK)
     else:
         await conversation.end(turn)

@@ -325,6 +325,12 @@ async def test_a_patient_with_two_open_visits_picks_and_the_record_keeps_the_tex
     await harness.tap(ANNA, "To Dr Mira Kaur")  # the newest question: the second message
     assert harness.last(ANNA) == "Sent to Dr Mira Kaur."
     _, to_ola = harness.messenger.button_data(ANNA, "To Dr Ola Berg")
+    # Forged actions on the same flow and token: another consultation, a message never held.
+    token = to_ola.rsplit(":", 1)[0]
+    elsewhere = await harness.tap_data(ANNA, first_question, f"{token}:99999.{question.message_id}")
+    assert "That consultation has ended" in (harness.answer(elsewhere) or "")
+    never_held = await harness.tap_data(ANNA, first_question, f"{token}:{second}.1")
+    assert harness.answer(never_held) == "This button is no longer active."
     await harness.tap_data(ANNA, first_question, to_ola)
     again = await harness.tap_data(ANNA, first_question, to_ola)  # a second tap sends nothing
     assert harness.answer(again) == "This button is no longer active."
