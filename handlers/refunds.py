@@ -39,8 +39,14 @@ async def refund_for_cancellation(turn: Turn, appointment: Appointment, by: str)
     payment = await turn.uow.payments.for_appointment(appointment.id, lock=True)
     if payment is None or payment.status != "paid" or payment.refund_status is not None:
         return
+    refund = _policy_refund(turn, payment, appointment, by)
+    await settle_refund(turn, payment, appointment, refund, f"cancel_{by}")
+
+
+def _policy_refund(turn: Turn, payment: Payment, appointment: Appointment, by: str) -> int:
+    """What the configured policy gives back if `by` cancels now."""
     config = turn.config
-    refund = refund_amount(
+    return refund_amount(
         payment.amount_minor,
         by,
         appointment.starts_at,
@@ -48,7 +54,6 @@ async def refund_for_cancellation(turn: Turn, appointment: Appointment, by: str)
         config.refund_full_before,
         config.late_cancel_refund_percent,
     )
-    await settle_refund(turn, payment, appointment, refund, f"cancel_{by}")
 
 
 async def refund_preview(turn: Turn, appointment: Appointment) -> str | None:
@@ -57,15 +62,8 @@ async def refund_preview(turn: Turn, appointment: Appointment) -> str | None:
     payment = await turn.uow.payments.for_appointment(appointment.id)
     if payment is None or payment.status != "paid" or payment.refund_status is not None:
         return None
-    t, config = turn.t, turn.config
-    refund = refund_amount(
-        payment.amount_minor,
-        "patient",
-        appointment.starts_at,
-        turn.now,
-        config.refund_full_before,
-        config.late_cancel_refund_percent,
-    )
+    t = turn.t
+    refund = _policy_refund(turn, payment, appointment, "patient")
     paid = money(payment.amount_minor, payment.currency, t.language)
     if refund >= payment.amount_minor:
         return t("You paid {paid}; cancelling now refunds it in full.", paid=paid)
