@@ -63,7 +63,7 @@ async def show(turn: Turn) -> None:
     appointments = [
         a
         for a in await turn.uow.appointments.for_doctor_between(doctor.id, start, end)
-        if a.status != Status.RESCHEDULED
+        if a.status not in (Status.RESCHEDULED, Status.EXPIRED)
     ]
     blocks = await turn.uow.schedules.blocks_between(doctor.id, start, end)
     rows: list[tuple[InlineButton, ...]] = []
@@ -142,14 +142,18 @@ def _weekday(moment: datetime, zone_name: str, language: str) -> str:
 def _line(t: Translator, appointment: Appointment, zone_name: str) -> str:
     time_ = clock(appointment.starts_at, zone_name, t.language)
     name = appointment.patient.full_name or "—"
-    if appointment.status == Status.CANCELLED:
+    status = Status(appointment.status)
+    if status is Status.CANCELLED:
         return t("{time} — {name} (cancelled)", time=time_, name=name)
-    return t(
-        "{time} — {name} — {reason}",
-        time=time_,
-        name=name,
-        reason=_short(appointment.reason),
-    )
+    line = t("{time} — {name} — {reason}", time=time_, name=name, reason=_short(appointment.reason))
+    # Past visits read differently from coming ones, so the state is named rather than implied.
+    marks = {
+        Status.HELD: t("awaiting payment"),
+        Status.IN_CONSULTATION: t("in consultation"),
+        Status.COMPLETED: t("completed"),
+        Status.NO_SHOW: t("no-show"),
+    }
+    return t("{line} ({state})", line=Html(line), state=marks[status]) if status in marks else line
 
 
 def affected_keyboard(t: Translator, appointment_id: int) -> InlineKeyboard:

@@ -92,7 +92,12 @@ class DoctorSideHarness(Harness):
             return doctor.id
 
     async def book(
-        self, doctor_user: int, start: datetime, reason: str = "Chest pain", patient: int = ANNA
+        self,
+        doctor_user: int,
+        start: datetime,
+        reason: str = "Chest pain",
+        patient: int = ANNA,
+        status: str = "booked",
     ) -> int:
         async with UnitOfWork(self.storage.sessions) as uow:
             account = await uow.users.by_telegram_id(doctor_user)
@@ -105,7 +110,7 @@ class DoctorSideHarness(Harness):
                 patient_id=patient_row.id,
                 starts_at=start,
                 ends_at=start + timedelta(minutes=doctor.slot_minutes),
-                status="booked",
+                status=status,
                 reason=reason,
                 created_at=self.clock.now,
                 updated_at=self.clock.now,
@@ -513,6 +518,9 @@ async def test_agenda_shows_today_and_seven_days_in_the_doctors_zone(
     await harness.book(DOC, datetime(2026, 12, 4, 4, 30, tzinfo=UTC), reason="<script>x</script>")
     await harness.book(DOC, datetime(2026, 12, 10, 15, 0, tzinfo=UTC))  # Thu Dec 10, 10:00
     await harness.book(DOC, datetime(2026, 12, 11, 15, 0, tzinfo=UTC))  # day 9: not shown
+    # Earlier today, already seen: named as completed. A hold that ran out unpaid is left out.
+    await harness.book(DOC, datetime(2026, 12, 3, 8, 0, tzinfo=UTC), "Rash", status="completed")
+    await harness.book(DOC, datetime(2026, 12, 9, 15, 0, tzinfo=UTC), "Cough", status="expired")
     await harness.send(DOC, "/agenda")
     agenda = harness.last(DOC)
     assert "America/New_York" in agenda
@@ -523,7 +531,9 @@ async def test_agenda_shows_today_and_seven_days_in_the_doctors_zone(
     assert "23:30 — Anna Schmidt — &lt;script&gt;x&lt;/script&gt;" in thursday
     assert "<script>" not in agenda
     assert "10:00 — Anna Schmidt — Chest pain" in agenda
-    assert agenda.count("Anna Schmidt") == 2
+    assert "03:00 — Anna Schmidt — Rash (completed)" in thursday
+    assert "Cough" not in agenda
+    assert agenda.count("Anna Schmidt") == 3
     labels = harness.labels(DOC)
     assert labels == ["Cancel 23:30 Thu", "Cancel 10:00 Thu", "Block a time"]
 

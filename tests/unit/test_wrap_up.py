@@ -188,6 +188,9 @@ async def test_a_full_wrap_up_reaches_the_patient_and_completes_the_visit(
 
     # The doctor is told; the records say completed, closed, and hold what was written.
     assert "✅ Sent to Anna Schmidt" in h.last(DOC) and reference in h.last(DOC)
+    # The review left in the chat no longer says it is waiting to be sent.
+    kept = h.messenger.texts_to(DOC)[-2]
+    assert "<b>Wrap-up sent</b> to Anna Schmidt" in kept and "before it is sent" not in kept
     assert appointment.status == "completed"
     (consultation,) = await rows(h, Consultation)
     assert consultation.closed_at == NOW and consultation.follow_up_days == 14
