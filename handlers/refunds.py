@@ -35,8 +35,14 @@ ALREADY_REFUNDED = "charge_already_refunded"
 
 async def refund_for_cancellation(turn: Turn, appointment: Appointment, by: str) -> None:
     """Call after cancelling `appointment` in this turn; `by` is "patient", "doctor" or
-    "clinic". Does nothing for an appointment that was not paid (or is refunded already)."""
+    "clinic". An unpaid invoice is released; nothing is refunded for an appointment that was not
+    paid (or is refunded already)."""
     payment = await turn.uow.payments.for_appointment(appointment.id, lock=True)
+    if payment is not None and payment.status == "invoiced":
+        # A hold cancelled before it was paid: its invoice can no longer be paid (pre-checkout
+        # refuses it), and the admins' payment list should not show it as waiting.
+        payment.status = "released"
+        return
     if payment is None or payment.status != "paid" or payment.refund_status is not None:
         return
     refund = _policy_refund(turn, payment, appointment, by)

@@ -219,6 +219,14 @@ class PrivacyRepository:
                 .where(Consultation.id.in_(consultation_ids))
                 .execution_options(synchronize_session=False)
             )
+        # Only money that moved is an accounting record: invoices never paid (released or run
+        # out) go with everything else, and no longer anchor their appointments.
+        erasable = [Payment.patient_id == patient_id]
+        if rules.payments:
+            erasable.append(Payment.paid_at.is_(None))
+        await session.execute(
+            delete(Payment).where(*erasable).execution_options(synchronize_session=False)
+        )
         payments_kept = 0
         if rules.payments:
             payments_kept = int(
@@ -226,12 +234,6 @@ class PrivacyRepository:
                     select(func.count(Payment.id)).where(Payment.patient_id == patient_id)
                 )
                 or 0
-            )
-        else:
-            await session.execute(
-                delete(Payment)
-                .where(Payment.patient_id == patient_id)
-                .execution_options(synchronize_session=False)
             )
 
         # Appointment rows: never the reason; kept as the rules say, or as an anchor.

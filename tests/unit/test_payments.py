@@ -496,6 +496,38 @@ async def test_a_patient_releases_a_hold_and_its_invoice_is_refused(stars: Harne
     assert appointments[1].starts_at == held.starts_at and appointments[1].status == "held"
 
 
+async def test_a_hold_cancelled_by_a_suspension_releases_its_invoice(stars: Harness) -> None:
+    h = stars
+    invoice = await hold(h, ANNA, 1)
+    await h.send(ADMIN, "/admin")
+    await h.tap(ADMIN, "Doctors: suspend / reinstate")
+    await h.tap(ADMIN, "Suspend Dr Mira Kaur")
+    await h.tap(ADMIN, "Yes, suspend")
+    (cancelled,), (payment,) = await rows(h)
+    assert cancelled.status == "cancelled" and cancelled.cancelled_by == "clinic"
+    # Not left "invoiced" as if it were still waiting; nothing was paid, so nothing refunded.
+    assert payment.status == "released" and payment.refund_status is None
+    assert h.messenger.star_refunds == []
+    ok, error = await pay(h, ANNA, invoice, "after-suspension")
+    assert not ok and error
+
+
+async def test_erasure_keeps_paid_payments_only(stars: Harness) -> None:
+    """Accounting keeps money that moved; an invoice never paid is not a record of anything."""
+    h = stars
+    await hold(h, ANNA, 1)
+    await h.send(ANNA, "/appointments")
+    await h.tap(ANNA, "Release this time")
+    await _booked_and_paid(h, 2, "stx-kept")
+    await h.send(ANNA, "/delete_me")
+    await h.tap(ANNA, "Continue")
+    await h.tap(ANNA, "Yes, delete everything")
+    assert "Your account is deleted." in h.last(ANNA)
+    assert "1 payments" in h.last(ANNA)
+    _, payments = await rows(h)
+    assert [(p.status, p.telegram_charge_id) for p in payments] == [("paid", "stx-kept")]
+
+
 async def test_a_pre_checkout_does_not_wait_behind_the_payers_slow_update(stars: Harness) -> None:
     """Telegram gives 10 seconds for the answer: a reply of Anna's stuck in sending (rate
     limited, a slow network) must not hold her pre-checkout back."""
