@@ -54,6 +54,7 @@ from handlers.scheduling import (
     book,
     free_slots_for,
     nearest,
+    own_busy,
     reschedule,
 )
 from handlers.turn import Turn
@@ -77,6 +78,11 @@ class Step(StrEnum):
 def _patient(turn: Turn) -> User:
     assert turn.user is not None, "the router only opens booking for registered patients"
     return turn.user
+
+
+def _moving_id(conv: Conversation) -> int | None:
+    """The appointment being rescheduled, if this is a move."""
+    return int(conv.data["appt"]) if conv.data.get("appt") else None
 
 
 def _pack(conv: Conversation, action: str) -> str:
@@ -221,14 +227,23 @@ async def _doctor(turn: Turn, conv: Conversation) -> Doctor | None:
 
 
 async def _free(
-    turn: Turn, conv: Conversation, doctor: Doctor, around: datetime | None = None
+    turn: Turn,
+    conv: Conversation,
+    doctor: Doctor,
+    around: datetime | None = None,
+    offered_only: bool = True,
 ) -> list[Interval]:
-    """The doctor's free slots over the whole horizon, or only near `around` (one check)."""
-    moving = conv.data.get("appt")
+    """The doctor's free slots over the whole horizon, or only near `around` (one check).
+    Times that clash with the patient's own appointments are not offered (Book would refuse
+    them); `offered_only=False` keeps them, so a stale tap on one can be told why."""
+    moving = _moving_id(conv)
     window = Interval(around - timedelta(days=1), around + timedelta(days=1)) if around else None
-    return await free_slots_for(
-        turn.uow, doctor, turn.now, window, ignore_appointment=int(moving) if moving else None
-    )
+    slots = await free_slots_for(turn.uow, doctor, turn.now, window, ignore_appointment=moving)
+    if not offered_only or not slots:
+        return slots
+    span = Interval(min(s.start for s in slots), max(s.end for s in slots))
+    busy = await own_busy(turn.uow, _patient(turn).id, span, turn.now, moving)
+    return [s for s in slots if not any(s.overlaps(b) for b in busy)]
 
 
 async def _ask_date(turn: Turn, conv: Conversation) -> None:
@@ -367,10 +382,8 @@ def _fee_text(turn: Turn, doctor: Doctor) -> str:
 
 
 async def _moving(turn: Turn, conv: Conversation) -> Appointment | None:
-    appointment_id = conv.data.get("appt")
-    if not appointment_id:
-        return None
-    return await turn.uow.appointments.get(int(appointment_id))
+    appointment_id = _moving_id(conv)
+    return None if appointment_id is None else await turn.uow.appointments.get(appointment_id)
 
 
 async def _ask_confirm(turn: Turn, conv: Conversation) -> None:
@@ -599,8 +612,16 @@ async def _on_time(turn: Turn, conv: Conversation, action: str, message_id: int 
         if start is None:
             turn.answer(t("This button is not valid."))
         return
-    slots = await _free(turn, conv, doctor, around=start)
-    if not any(s.start == start for s in slots):
+    slots = await _free(turn, conv, doctor, around=start, offered_only=False)
+    slot = next((s for s in slots if s.start == start), None)
+    own = _patient(turn).id
+    if slot is not None and await own_busy(turn.uow, own, slot, turn.now, _moving_id(conv)):
+        turn.answer(
+            t("You already have an appointment at that time. Please pick another time."),
+            alert=True,
+        )
+        return
+    if slot is None:
         turn.answer(t("Sorry, that time was just taken."), alert=True)
         conv.data["near"] = start.isoformat()
         conv.data["page"] = 0

@@ -88,6 +88,23 @@ async def _free_and_taken(
     return free_slots(schedule, now, busy, window), taken
 
 
+async def own_busy(
+    uow: UnitOfWork,
+    patient_id: int,
+    span: Interval,
+    now: datetime,
+    ignore_appointment: int | None = None,
+) -> list[Interval]:
+    """The times the patient's own appointments take within `span` (a hold that ran out
+    takes none; `ignore_appointment` is the one being moved)."""
+    own = await uow.appointments.active_for_patient(patient_id, span.start, span.end)
+    return [
+        Interval(a.starts_at, a.ends_at)
+        for a in own
+        if a.id != ignore_appointment and not hold_ran_out(a, now)
+    ]
+
+
 def hold_ran_out(appointment: Appointment, now: datetime) -> bool:
     """A hold whose time is up: the slot is free even before the expiry job has run."""
     return (
@@ -135,10 +152,9 @@ async def book(
     slot = next((s for s in offered if s.start == start), None)
     if slot is None:
         raise SlotUnavailable()
-    own = await uow.appointments.active_for_patient(patient.id, slot.start, slot.end)
-    clashes = [a for a in own if a.id != ignore and not hold_ran_out(a, now)]
-    if clashes:
+    if await own_busy(uow, patient.id, slot, now, ignore):
         raise PatientBusy()
+    own = await uow.appointments.active_for_patient(patient.id, slot.start, slot.end)
     overlapping = [a for a in taken if a.starts_at < slot.end and a.ends_at > slot.start]
     await _expire_ran_out(uow, [*own, *overlapping], now)
     appointment = Appointment(

@@ -188,15 +188,41 @@ async def test_forged_buttons_for_someone_elses_appointment(harness: Harness) ->
 async def test_a_patient_cannot_hold_two_overlapping_appointments(harness: Harness) -> None:
     await seed_doctor(harness.storage.sessions, DOC2, "Dr Ola Berg", "Dermatology")
     await book_first(harness, ANNA)
+    (booked,) = await appointments(harness)
+    taken = f"t{int(booked.starts_at.timestamp()) // 60}"
     await harness.send(ANNA, "/book")
     await harness.tap(ANNA, "Dermatology")
     await pick(harness, ANNA, r"^d\d+$")
     await pick(harness, ANNA, r"^d\d{8}$")
-    await pick(harness, ANNA, r"^t\d+$")  # 13:00 again, with the other doctor
+    # The other doctor is free at Anna's own 13:00, but it is not offered to her.
+    times = buttons(harness, ANNA, r"^t\d+$")
+    assert times and all(not data.endswith(":" + taken) for _, _, data in times)
+    # A stale or forged tap on it says why, and the list stays.
+    message_id, _, data = times[0]
+    stale = await harness.tap_data(ANNA, message_id, data.rsplit(":", 1)[0] + ":" + taken)
+    assert harness.answer(stale) == (
+        "You already have an appointment at that time. Please pick another time."
+    )
+    # Booked elsewhere between choosing a time and "Book": Book refuses it.
+    await pick(harness, ANNA, r"^t\d+$")
     await harness.tap(ANNA, "Skip")
+    chosen = next(a for a in await appointments(harness))
+    async with harness.storage.sessions() as session:
+        clash = Appointment(
+            doctor_id=chosen.doctor_id,
+            patient_id=chosen.patient_id,
+            starts_at=booked.ends_at,
+            ends_at=booked.ends_at + (booked.ends_at - booked.starts_at),
+            status="booked",
+            created_at=NOW,
+            updated_at=NOW,
+            late_cancellation=False,
+        )
+        session.add(clash)
+        await session.commit()
     await harness.tap(ANNA, "✅ Book")
     assert any("already have an appointment" in t for t in harness.messenger.texts_to(ANNA)[-3:])
-    assert len(await appointments(harness)) == 1
+    assert len(await appointments(harness)) == 2
 
 
 async def test_book_again_button_opens_the_doctors_calendar(harness: Harness) -> None:
