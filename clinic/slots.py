@@ -66,6 +66,22 @@ def local_to_utc(day: date, at: time, zone: tzinfo) -> datetime:
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
 
+# Hours are stored as times of day, which cannot say 24:00: a range typed to end at 24:00 is
+# kept as 23:59 and read back as midnight, so the day's last slot (23:30–24:00) is bookable.
+END_OF_DAY = time(23, 59)
+
+
+def _range_end(day: date, end: time, zone: tzinfo) -> datetime:
+    if end == END_OF_DAY:
+        return local_to_utc(day + timedelta(days=1), time(0), zone)
+    return local_to_utc(day, end, zone)
+
+
+def clock_text(at: time) -> str:
+    """A range end as the doctor typed it: 24:00 rather than the stored 23:59."""
+    return "24:00" if at == END_OF_DAY else f"{at:%H:%M}"
+
+
 def working_intervals(schedule: Schedule, first: date, last: date) -> list[Interval]:
     """The doctor's working hours for each local date in [first, last], in UTC."""
     intervals: list[Interval] = []
@@ -75,7 +91,7 @@ def working_intervals(schedule: Schedule, first: date, last: date) -> list[Inter
             for block in schedule.ranges:
                 if block.weekday == day.weekday():
                     start = local_to_utc(day, block.start, schedule.zone)
-                    end = local_to_utc(day, block.end, schedule.zone)
+                    end = _range_end(day, block.end, schedule.zone)
                     if end > start:
                         intervals.append(Interval(start, end))
         day += timedelta(days=1)
@@ -154,7 +170,7 @@ def parse_weekly_template(text: str) -> list[WorkingRange]:
             if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
                 raise TemplateError(number, "a time must be between 00:00 and 24:00")
             start = time(h1, m1)
-            end = time(23, 59) if h2 == 24 else time(h2, m2)
+            end = END_OF_DAY if h2 == 24 else time(h2, m2)
             if end <= start:
                 raise TemplateError(number, "a range must end after it starts")
             day_ranges.append(WorkingRange(weekday, start, end))
@@ -170,5 +186,5 @@ def format_template(ranges: Sequence[WorkingRange]) -> list[tuple[int, str]]:
     """(weekday, "09:00–13:00, 14:00–18:00") for each working weekday, Monday first."""
     by_day: dict[int, list[str]] = {}
     for block in sorted(ranges, key=lambda r: (r.weekday, r.start)):
-        by_day.setdefault(block.weekday, []).append(f"{block.start:%H:%M}–{block.end:%H:%M}")
+        by_day.setdefault(block.weekday, []).append(f"{block.start:%H:%M}–{clock_text(block.end)}")
     return [(day, ", ".join(spans)) for day, spans in sorted(by_day.items())]

@@ -115,7 +115,7 @@ def test_template_parsing_and_errors() -> None:
     assert format_template(ranges) == [
         (0, "09:00–13:00, 14:00–18:00"),
         (1, "09:00–12:00"),
-        (4, "10:00–23:59"),
+        (4, "10:00–24:00"),
     ]
     for text, line in [
         ("Funday 09:00-10:00", 1),
@@ -128,6 +128,19 @@ def test_template_parsing_and_errors() -> None:
         with pytest.raises(TemplateError) as caught:
             parse_weekly_template(text)
         assert caught.value.line == line
+
+
+def test_hours_to_24_00_offer_the_last_slot_of_the_day() -> None:
+    (evening,) = parse_weekly_template("Mon 22:30-24:00")
+    schedule = Schedule(BERLIN, [evening])
+    now = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)  # Monday morning
+    local = [
+        s.start.astimezone(BERLIN).strftime("%H:%M")
+        for s in free_slots(schedule, now, [], Interval(now, now + timedelta(days=1)))
+    ]
+    assert local == ["22:30", "23:00", "23:30"]
+    last = local_to_utc(date(2026, 12, 7), time(23, 30), BERLIN)
+    assert not outside_hours(schedule, Interval(last, last + timedelta(minutes=30)))
 
 
 def test_appointments_outside_new_hours_are_found() -> None:
