@@ -154,7 +154,9 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
         # The card keeps what it shows (e.g. "Cancelled: ..."); only the presser is told.
         turn.answer(t("This appointment can no longer be changed."), alert=True)
         return
-    verb = callback.step
+    # "Yes, cancel it" carries the refund its question promised ("cy.250"), so a refund that
+    # changed in between (the start came closer) is shown again rather than applied unasked.
+    verb, _, promised = callback.step.partition(".")
     if verb == "ok":  # "Confirm" on a reminder: acknowledged, nothing changes
         turn.answer(t("Thanks, see you then."))
     elif verb == "re":
@@ -166,44 +168,58 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
         await booking.begin_with_doctor(turn, doctor, moving=appointment)
     elif verb == "cx":
         turn.answer()
-        late = is_late_cancellation(appointment.starts_at, turn.now, turn.config.cancel_cutoff)
-        warning = (
-            t(
-                "\n\nThis is less than {minutes} minutes before the start, so it counts as a "
-                "late cancellation.",
-                minutes=int(turn.config.cancel_cutoff.total_seconds() // 60),
-            )
-            if late
-            else ""
-        )
-        money_back = await refunds.refund_preview(turn, appointment)
-        if money_back:
-            warning += "\n\n" + money_back
-        if message_id:
-            turn.edit(
-                message_id,
-                t(
-                    "Cancel this appointment?\n\n{card}{warning}",
-                    card=Html(_card(turn, appointment)),
-                    warning=Html(warning),
-                ),
-                InlineKeyboard(
-                    (
-                        (
-                            InlineButton(t("Yes, cancel it"), _pack("cy", appointment)),
-                            InlineButton(t("Keep it"), _pack("keep", appointment)),
-                        ),
-                    )
-                ),
-            )
+        await _ask_cancel(turn, appointment, message_id)
     elif verb == "keep":
         turn.answer(t("Kept."))
         if message_id:
             turn.edit(message_id, _card(turn, appointment), _card_buttons(turn, appointment))
     elif verb == "cy":
+        if promised and str(await refunds.patient_refund(turn, appointment)) != promised:
+            turn.answer(
+                t("What cancelling refunds has changed since you asked. Please check again."),
+                alert=True,
+            )
+            await _ask_cancel(turn, appointment, message_id)
+            return
         await _cancel(turn, appointment, message_id)
     else:
         turn.answer(t("This button is not valid."))
+
+
+async def _ask_cancel(turn: Turn, appointment: Appointment, message_id: int | None) -> None:
+    t = turn.t
+    late = is_late_cancellation(appointment.starts_at, turn.now, turn.config.cancel_cutoff)
+    warning = (
+        t(
+            "\n\nThis is less than {minutes} minutes before the start, so it counts as a "
+            "late cancellation.",
+            minutes=int(turn.config.cancel_cutoff.total_seconds() // 60),
+        )
+        if late
+        else ""
+    )
+    money_back = await refunds.refund_preview(turn, appointment)
+    refund = await refunds.patient_refund(turn, appointment)
+    if money_back:
+        warning += "\n\n" + money_back
+    if message_id:
+        yes = "cy" if refund is None else f"cy.{refund}"
+        turn.edit(
+            message_id,
+            t(
+                "Cancel this appointment?\n\n{card}{warning}",
+                card=Html(_card(turn, appointment)),
+                warning=Html(warning),
+            ),
+            InlineKeyboard(
+                (
+                    (
+                        InlineButton(t("Yes, cancel it"), _pack(yes, appointment)),
+                        InlineButton(t("Keep it"), _pack("keep", appointment)),
+                    ),
+                )
+            ),
+        )
 
 
 async def _cancel(turn: Turn, appointment: Appointment, message_id: int | None) -> None:

@@ -62,11 +62,25 @@ def _policy_refund(turn: Turn, payment: Payment, appointment: Appointment, by: s
     )
 
 
+async def _refundable(turn: Turn, appointment: Appointment) -> Payment | None:
+    """The appointment's payment, if it was paid and nothing was refunded yet."""
+    payment = await turn.uow.payments.for_appointment(appointment.id)
+    if payment is None or payment.status != "paid" or payment.refund_status is not None:
+        return None
+    return payment
+
+
+async def patient_refund(turn: Turn, appointment: Appointment) -> int | None:
+    """What the patient cancelling now gets back (None when there is nothing to refund)."""
+    payment = await _refundable(turn, appointment)
+    return None if payment is None else _policy_refund(turn, payment, appointment, "patient")
+
+
 async def refund_preview(turn: Turn, appointment: Appointment) -> str | None:
     """For the patient's "Cancel this appointment?": what cancelling now would give back of
     what they paid (None when nothing was paid, or it was refunded already)."""
-    payment = await turn.uow.payments.for_appointment(appointment.id)
-    if payment is None or payment.status != "paid" or payment.refund_status is not None:
+    payment = await _refundable(turn, appointment)
+    if payment is None:
         return None
     t = turn.t
     refund = _policy_refund(turn, payment, appointment, "patient")

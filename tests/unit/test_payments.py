@@ -301,6 +301,27 @@ async def test_a_late_patient_cancellation_follows_the_policy(stars: Harness) ->
     assert "is not refunded" in h.last(ANNA)
 
 
+async def test_a_refund_that_changed_since_the_question_is_shown_again(stars: Harness) -> None:
+    h = stars
+    appointment = await _booked_and_paid(h, 2, "stx-moved")  # Monday: over 24 hours ahead
+    assert "refunds it in full" in await _cancel_question(h)
+    card, yes = h.messenger.button_data(ANNA, "Yes, cancel it")
+    h.clock.now = appointment.starts_at - timedelta(hours=20)  # the question left open
+    changed = await h.tap_data(ANNA, card, yes)
+    assert h.answer(changed) == (
+        "What cancelling refunds has changed since you asked. Please check again."
+    )
+    (kept,), (payment,) = await rows(h)
+    assert kept.status == "booked" and payment.refund_status is None
+    question = next(m.text for m in h.messenger.sent if m.message_id == card)
+    assert "a cancellation is not refunded" in question
+    card, yes = h.messenger.button_data(ANNA, "Yes, cancel it")
+    await h.tap_data(ANNA, card, yes)
+    (cancelled,), (payment,) = await rows(h)
+    assert cancelled.status == "cancelled" and payment.refund_status == "none_due"
+    assert h.messenger.star_refunds == []
+
+
 async def test_a_doctor_cancellation_is_refunded_in_full(stars: Harness) -> None:
     h = stars
     appointment = await _booked_and_paid(h, 0, "stx-doc")
