@@ -341,22 +341,12 @@ def rx_block(t: Translator, number: int, item: Mapping[str, Any]) -> str:
 
 def _review_blocks(turn: Turn, conv: Conversation) -> list[str]:
     t, data = turn.t, conv.data
-    # The review stays in the chat as the record of what went out, so once sent it says so.
-    header = (
+    blocks = [
         t(
-            "<b>Wrap-up sent</b> to {patient} (ref. {reference}).",
-            patient=data.get("patient", "?"),
-            reference=data.get("ref", ""),
-        )
-        if data.get("sent")
-        else t(
             "<b>Please check the wrap-up</b> for {patient} (ref. {reference}) before it is sent.",
             patient=data.get("patient", "?"),
             reference=data.get("ref", ""),
-        )
-    )
-    blocks = [
-        header,
+        ),
         t("<b>Summary for the patient</b>\n{summary}", summary=data.get("summary", "")),
     ]
     if data.get("notes"):
@@ -671,8 +661,10 @@ async def _send(turn: Turn, conv: Conversation) -> None:
     doctor = appointment.doctor
     if await turn.uow.consultations.focus(doctor.id) == consultation.id:
         await turn.uow.consultations.clear_focus(doctor.id)
-    conv.data["sent"] = True
-    reviewed = _prompt(turn, conv)[-1][0]  # the review as sent, kept without its buttons
+    # The review stays as the record of what went out: its last message loses the buttons and
+    # says it was sent (the split into messages is kept, so no part of it changes place; the
+    # chunks leave room for this line).
+    reviewed = _prompt(turn, conv)[-1][0] + "\n\n" + t("✅ <b>Sent to the patient</b> as shown.")
     await conversation.end(turn)
     await _tell_patient(turn, consultation, items)
     turn.answer(t("Sent"))

@@ -188,9 +188,10 @@ async def test_a_full_wrap_up_reaches_the_patient_and_completes_the_visit(
 
     # The doctor is told; the records say completed, closed, and hold what was written.
     assert "✅ Sent to Anna Schmidt" in h.last(DOC) and reference in h.last(DOC)
-    # The review left in the chat no longer says it is waiting to be sent.
-    kept = h.messenger.texts_to(DOC)[-2]
-    assert "<b>Wrap-up sent</b> to Anna Schmidt" in kept and "before it is sent" not in kept
+    # The review left in the chat says it was sent, and lost its buttons.
+    kept = [m for m in h.messenger.sent if m.chat_id == DOC][-2]
+    assert kept.text.endswith("✅ <b>Sent to the patient</b> as shown.") and NOTES in kept.text
+    assert kept.markup is None
     assert appointment.status == "completed"
     (consultation,) = await rows(h, Consultation)
     assert consultation.closed_at == NOW and consultation.follow_up_days == 14
@@ -437,3 +438,22 @@ async def test_replies_still_reach_the_patient_and_long_wrap_ups_are_split(
     text = _pdf_text(pdf).replace("\n", "")
     assert text.count("MMMMMMMMMM") >= 10
     assert len(await rows(h, Prescription)) == 10
+
+
+async def test_a_long_review_kept_after_sending_loses_nothing(harness: Harness) -> None:
+    """Two messages of review: each keeps what it showed; the last says it was sent."""
+    h = harness
+    appointment_id = await book(h, DOC, ANNA)
+    await open_visit(h, DOC, appointment_id)
+    await h.send(DOC, "/end")
+    await h.send(DOC, "S" * 3000)
+    await h.send(DOC, "N" * 870)
+    await h.tap(DOC, "Done")
+    await h.tap(DOC, "No follow-up")
+    review = [m for m in h.messenger.sent if m.chat_id == DOC][-2:]
+    before = [m.text for m in review]
+    assert "N" * 870 in before[1] and review[1].markup is not None
+    await h.tap(DOC, "📨 Send to patient")
+    assert review[0].text == before[0]
+    assert review[1].text == before[1] + "\n\n✅ <b>Sent to the patient</b> as shown."
+    assert review[1].markup is None and all(_visible(m.text) <= 4096 for m in review)
