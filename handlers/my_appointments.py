@@ -154,8 +154,8 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
         # The card keeps what it shows (e.g. "Cancelled: ..."); only the presser is told.
         turn.answer(t("This appointment can no longer be changed."), alert=True)
         return
-    # "Yes, cancel it" carries the refund its question promised ("cy.250"), so a refund that
-    # changed in between (the start came closer) is shown again rather than applied unasked.
+    # "Yes, cancel it" carries the terms its question stated (see _terms), so terms that
+    # changed in between (the start came closer) are shown again rather than applied unasked.
     verb, _, promised = callback.step.partition(".")
     if verb == "ok":  # "Confirm" on a reminder: acknowledged, nothing changes
         turn.answer(t("Thanks, see you then."))
@@ -174,9 +174,12 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
         if message_id:
             turn.edit(message_id, _card(turn, appointment), _card_buttons(turn, appointment))
     elif verb == "cy":
-        if promised and str(await refunds.patient_refund(turn, appointment)) != promised:
+        if promised != await _terms(turn, appointment):
             turn.answer(
-                t("What cancelling refunds has changed since you asked. Please check again."),
+                t(
+                    "What cancelling means has changed since you asked (the start is closer "
+                    "now). Please check again."
+                ),
                 alert=True,
             )
             await _ask_cancel(turn, appointment, message_id)
@@ -184,6 +187,14 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
         await _cancel(turn, appointment, message_id)
     else:
         turn.answer(t("This button is not valid."))
+
+
+async def _terms(turn: Turn, appointment: Appointment) -> str:
+    """What cancelling now means, as a short code: late or early, and the refund ("l250",
+    "e-" when nothing was paid)."""
+    late = is_late_cancellation(appointment.starts_at, turn.now, turn.config.cancel_cutoff)
+    refund = await refunds.patient_refund(turn, appointment)
+    return ("l" if late else "e") + ("-" if refund is None else str(refund))
 
 
 async def _ask_cancel(turn: Turn, appointment: Appointment, message_id: int | None) -> None:
@@ -199,11 +210,10 @@ async def _ask_cancel(turn: Turn, appointment: Appointment, message_id: int | No
         else ""
     )
     money_back = await refunds.refund_preview(turn, appointment)
-    refund = await refunds.patient_refund(turn, appointment)
     if money_back:
         warning += "\n\n" + money_back
     if message_id:
-        yes = "cy" if refund is None else f"cy.{refund}"
+        yes = f"cy.{await _terms(turn, appointment)}"
         turn.edit(
             message_id,
             t(

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from clinic.payments import Refusal, check_pre_checkout, refund_amount
-from handlers.port import BadRequest, Invoice
+from handlers.port import BadRequest, InlineKeyboard, Invoice
 from jobs import holds
 from jobs import runtime as job_runtime
 from jobs.planner import SchedulerPlanner
@@ -30,6 +30,10 @@ from tests.unit.test_booking_flow import buttons, pick, to_times
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)  # a Thursday; 11:00 in Berlin
 ANNA, BEN, DOC, ADMIN = 501, 502, 801, 900
 STARS = {"currency": "XTR"}
+CHANGED = (
+    "What cancelling means has changed since you asked (the start is closer now). "
+    "Please check again."
+)
 CARD = {"currency": "EUR", "payment_provider_token": "284685063:TEST:card"}
 
 
@@ -267,7 +271,19 @@ async def _booked_and_paid(h: Harness, day: int, charge: str) -> Appointment:
 
 
 async def _patient_cancels(h: Harness, appointment: Appointment) -> None:
-    await h.tap_data(ANNA, 1, f"ap:-:cy:{appointment.id}")
+    """/appointments, Cancel on this appointment's card, then "Yes, cancel it"."""
+    await h.send(ANNA, "/appointments")
+    card = next(
+        m
+        for m in reversed(h.messenger.sent)
+        if m.chat_id == ANNA
+        and isinstance(m.markup, InlineKeyboard)
+        and any(b.callback_data == f"ap:-:cx:{appointment.id}" for r in m.markup.rows for b in r)
+    )
+    await h.tap_data(ANNA, card.message_id, f"ap:-:cx:{appointment.id}")
+    card_id, yes = h.messenger.button_data(ANNA, "Yes, cancel it")
+    assert card_id == card.message_id
+    await h.tap_data(ANNA, card_id, yes)
 
 
 async def _cancel_question(h: Harness) -> str:
@@ -308,9 +324,7 @@ async def test_a_refund_that_changed_since_the_question_is_shown_again(stars: Ha
     card, yes = h.messenger.button_data(ANNA, "Yes, cancel it")
     h.clock.now = appointment.starts_at - timedelta(hours=20)  # the question left open
     changed = await h.tap_data(ANNA, card, yes)
-    assert h.answer(changed) == (
-        "What cancelling refunds has changed since you asked. Please check again."
-    )
+    assert h.answer(changed) == CHANGED
     (kept,), (payment,) = await rows(h)
     assert kept.status == "booked" and payment.refund_status is None
     question = next(m.text for m in h.messenger.sent if m.message_id == card)
@@ -320,6 +334,30 @@ async def test_a_refund_that_changed_since_the_question_is_shown_again(stars: Ha
     (cancelled,), (payment,) = await rows(h)
     assert cancelled.status == "cancelled" and payment.refund_status == "none_due"
     assert h.messenger.star_refunds == []
+
+
+async def test_a_cancellation_turned_late_since_the_question_is_shown_again(
+    stars: Harness,
+) -> None:
+    h = stars
+    appointment = await _booked_and_paid(h, 2, "stx-late-now")
+    h.clock.now = appointment.starts_at - timedelta(hours=20)  # no refund already, not late yet
+    question = await _cancel_question(h)
+    assert "not refunded" in question and "late cancellation" not in question
+    card, yes = h.messenger.button_data(ANNA, "Yes, cancel it")
+    h.clock.now = appointment.starts_at - timedelta(minutes=30)
+    changed = await h.tap_data(ANNA, card, yes)
+    assert h.answer(changed) == CHANGED
+    (kept,), _ = await rows(h)
+    assert kept.status == "booked"
+    assert "late cancellation" in next(m.text for m in h.messenger.sent if m.message_id == card)
+    # A confirm button without terms (sent before they were carried) asks again too.
+    legacy = await h.tap_data(ANNA, card, f"ap:-:cy:{appointment.id}")
+    assert h.answer(legacy) == CHANGED
+    card, yes = h.messenger.button_data(ANNA, "Yes, cancel it")
+    await h.tap_data(ANNA, card, yes)
+    (cancelled,), _ = await rows(h)
+    assert cancelled.status == "cancelled" and cancelled.late_cancellation
 
 
 async def test_a_doctor_cancellation_is_refunded_in_full(stars: Harness) -> None:
