@@ -66,9 +66,9 @@ def local_to_utc(day: date, at: time, zone: tzinfo) -> datetime:
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
 
-# Hours are stored as times of day, which cannot say 24:00: a range typed to end at 24:00 is
-# kept as 23:59 and read back as midnight, so the day's last slot (23:30–24:00) is bookable.
-END_OF_DAY = time(23, 59)
+# "24:00" is not a time of day: a range typed to end then ends at time.max, which no typed
+# time (they have no seconds) can equal, is stored as the text "24:00", and means midnight.
+END_OF_DAY = time.max
 
 
 def _range_end(day: date, end: time, zone: tzinfo) -> datetime:
@@ -78,8 +78,17 @@ def _range_end(day: date, end: time, zone: tzinfo) -> datetime:
 
 
 def clock_text(at: time) -> str:
-    """A range end as the doctor typed it: 24:00 rather than the stored 23:59."""
+    """A range's start or end as stored and shown: "09:00", or "24:00" for the end of day."""
     return "24:00" if at == END_OF_DAY else f"{at:%H:%M}"
+
+
+def stored_range(weekday: int, start: str, end: str) -> WorkingRange:
+    """A range as `clock_text` stored it."""
+    return WorkingRange(
+        weekday,
+        time.fromisoformat(start),
+        END_OF_DAY if end == "24:00" else time.fromisoformat(end),
+    )
 
 
 def working_intervals(schedule: Schedule, first: date, last: date) -> list[Interval]:
@@ -186,5 +195,7 @@ def format_template(ranges: Sequence[WorkingRange]) -> list[tuple[int, str]]:
     """(weekday, "09:00–13:00, 14:00–18:00") for each working weekday, Monday first."""
     by_day: dict[int, list[str]] = {}
     for block in sorted(ranges, key=lambda r: (r.weekday, r.start)):
-        by_day.setdefault(block.weekday, []).append(f"{block.start:%H:%M}–{clock_text(block.end)}")
+        by_day.setdefault(block.weekday, []).append(
+            f"{clock_text(block.start)}–{clock_text(block.end)}"
+        )
     return [(day, ", ".join(spans)) for day, spans in sorted(by_day.items())]

@@ -21,7 +21,7 @@ from handlers.doctor_access import acting_doctor
 from handlers.formatting import clock, day, when
 from handlers.i18n import Html, Translator, plain, translator
 from handlers.port import InlineButton, InlineKeyboard
-from handlers.scheduling import cancel
+from handlers.scheduling import cancel, hold_ran_out
 from handlers.turn import Turn
 from storage.models import Appointment, Doctor
 
@@ -63,7 +63,8 @@ async def show(turn: Turn) -> None:
     appointments = [
         a
         for a in await turn.uow.appointments.for_doctor_between(doctor.id, start, end)
-        if a.status not in (Status.RESCHEDULED, Status.EXPIRED)
+        # A hold that ran out is free time already, even before the expiry job marks it.
+        if a.status not in (Status.RESCHEDULED, Status.EXPIRED) and not hold_ran_out(a, turn.now)
     ]
     blocks = await turn.uow.schedules.blocks_between(doctor.id, start, end)
     rows: list[tuple[InlineButton, ...]] = []

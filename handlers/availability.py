@@ -26,7 +26,7 @@ own message with "Keep it" / "Cancel it" (the agenda's stateless buttons).
 from __future__ import annotations
 
 import re
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 
 from babel.dates import get_day_names
@@ -36,9 +36,11 @@ from clinic.slots import (
     Interval,
     TemplateError,
     WorkingRange,
+    clock_text,
     format_template,
     outside_hours,
     parse_weekly_template,
+    stored_range,
 )
 from clinic.timezones import zone
 from handlers import agenda, callbacks, conversation
@@ -111,10 +113,7 @@ def _range_text(first: date, last: date) -> str:
 
 
 def _ranges(hours: list[WorkingHours]) -> list[WorkingRange]:
-    return [
-        WorkingRange(h.weekday, time.fromisoformat(h.start), time.fromisoformat(h.end))
-        for h in hours
-    ]
+    return [stored_range(h.weekday, h.start, h.end) for h in hours]
 
 
 async def show_menu(turn: Turn, conv: Conversation, doctor: Doctor) -> None:
@@ -308,8 +307,8 @@ async def _save_hours(turn: Turn, conv: Conversation, doctor: Doctor, text: str)
             WorkingHours(
                 doctor_id=doctor.id,
                 weekday=r.weekday,
-                start=f"{r.start:%H:%M}",
-                end=f"{r.end:%H:%M}",
+                start=clock_text(r.start),
+                end=clock_text(r.end),
             )
             for r in ranges
         ],

@@ -8,7 +8,7 @@ appointments refuses a second booking of the same start even if that check were 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
@@ -18,7 +18,7 @@ from clinic.appointments import (
     is_late_cancellation,
     transition,
 )
-from clinic.slots import Interval, Schedule, WorkingRange, free_slots
+from clinic.slots import Interval, Schedule, free_slots, stored_range
 from clinic.timezones import zone
 from storage.models import Appointment, Doctor, User
 from storage.unit_of_work import UnitOfWork
@@ -41,10 +41,7 @@ async def schedule_of(uow: UnitOfWork, doctor: Doctor) -> Schedule:
     days_off = await uow.schedules.days_off(doctor.id)
     return Schedule(
         zone=zone(doctor.user.timezone),
-        ranges=[
-            WorkingRange(h.weekday, time.fromisoformat(h.start), time.fromisoformat(h.end))
-            for h in hours
-        ],
+        ranges=[stored_range(h.weekday, h.start, h.end) for h in hours],
         slot_minutes=doctor.slot_minutes,
         buffer_minutes=doctor.buffer_minutes,
         days_off=[(d.first_day, d.last_day) for d in days_off],

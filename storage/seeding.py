@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from clinic.slots import parse_weekly_template
+from clinic.slots import clock_text, parse_weekly_template
 from storage.models import Doctor, User, WorkingHours
 from storage.unit_of_work import UnitOfWork
 
@@ -93,15 +93,11 @@ async def seed_doctor(
                 WorkingHours(
                     doctor_id=doctor.id,
                     weekday=r.weekday,
-                    start=_hhmm(r.start),
-                    end=_hhmm(r.end),
+                    start=clock_text(r.start),
+                    end=clock_text(r.end),
                 )
                 for r in parse_weekly_template(hours)
             ],
         )
         await uow.commit()
         return doctor.id
-
-
-def _hhmm(value: time) -> str:
-    return f"{value:%H:%M}"

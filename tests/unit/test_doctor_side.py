@@ -98,6 +98,7 @@ class DoctorSideHarness(Harness):
         reason: str = "Chest pain",
         patient: int = ANNA,
         status: str = "booked",
+        hold_expires_at: datetime | None = None,
     ) -> int:
         async with UnitOfWork(self.storage.sessions) as uow:
             account = await uow.users.by_telegram_id(doctor_user)
@@ -111,6 +112,7 @@ class DoctorSideHarness(Harness):
                 starts_at=start,
                 ends_at=start + timedelta(minutes=doctor.slot_minutes),
                 status=status,
+                hold_expires_at=hold_expires_at,
                 reason=reason,
                 created_at=self.clock.now,
                 updated_at=self.clock.now,
@@ -410,13 +412,18 @@ async def test_weekly_hours_are_saved_and_bad_lines_named(harness: DoctorSideHar
     ]:
         await harness.send(DOC, text)
         assert reason in harness.last(DOC)
-    await harness.send(DOC, "Mon 09:00-13:00 14:00-18:00\nfri 10:00-12:00")
+    await harness.send(DOC, "Mon 09:00-13:00 14:00-18:00\nfri 10:00-12:00 20:00-24:00")
     assert "Mon: 09:00–13:00, 14:00–18:00" in harness.last(DOC)
-    assert "Fri: 10:00–12:00" in harness.last(DOC)
+    assert "Fri: 10:00–12:00, 20:00–24:00" in harness.last(DOC)
     doctor = await harness.doctor(DOC)
     async with UnitOfWork(harness.storage.sessions) as uow:
         hours = [(h.weekday, h.start, h.end) for h in await uow.schedules.hours(doctor.id)]
-    assert hours == [(0, "09:00", "13:00"), (0, "14:00", "18:00"), (4, "10:00", "12:00")]
+    assert hours == [
+        (0, "09:00", "13:00"),
+        (0, "14:00", "18:00"),
+        (4, "10:00", "12:00"),
+        (4, "20:00", "24:00"),
+    ]
     await harness.tap(DOC, "Consultation length")
     await harness.tap(DOC, "45 min")
     await harness.tap(DOC, "Buffer")
@@ -521,6 +528,12 @@ async def test_agenda_shows_today_and_seven_days_in_the_doctors_zone(
     # Earlier today, already seen: named as completed. A hold that ran out unpaid is left out.
     await harness.book(DOC, datetime(2026, 12, 3, 8, 0, tzinfo=UTC), "Rash", status="completed")
     await harness.book(DOC, datetime(2026, 12, 9, 15, 0, tzinfo=UTC), "Cough", status="expired")
+    # Held for payment: shown as such while the hold lasts, left out once it ran out (even
+    # before the expiry job has marked it).
+    held, ran_out = datetime(2026, 12, 8, 15, 0, tzinfo=UTC), START - timedelta(minutes=1)
+    await harness.book(DOC, held, "Fever", status="held", hold_expires_at=START + timedelta(1))
+    later = held + timedelta(hours=1)
+    await harness.book(DOC, later, "Cough", status="held", hold_expires_at=ran_out)
     await harness.send(DOC, "/agenda")
     agenda = harness.last(DOC)
     assert "America/New_York" in agenda
@@ -533,7 +546,8 @@ async def test_agenda_shows_today_and_seven_days_in_the_doctors_zone(
     assert "10:00 — Anna Schmidt — Chest pain" in agenda
     assert "03:00 — Anna Schmidt — Rash (completed)" in thursday
     assert "Cough" not in agenda
-    assert agenda.count("Anna Schmidt") == 3
+    assert "10:00 — Anna Schmidt — Fever (awaiting payment)" in agenda
+    assert agenda.count("Anna Schmidt") == 4
     labels = harness.labels(DOC)
     assert labels == ["Cancel 23:30 Thu", "Cancel 10:00 Thu", "Block a time"]
 

@@ -21,11 +21,13 @@ from clinic.slots import (
     Schedule,
     TemplateError,
     WorkingRange,
+    clock_text,
     format_template,
     free_slots,
     local_to_utc,
     outside_hours,
     parse_weekly_template,
+    stored_range,
 )
 
 KOLKATA = ZoneInfo("Asia/Kolkata")
@@ -141,6 +143,15 @@ def test_hours_to_24_00_offer_the_last_slot_of_the_day() -> None:
     assert local == ["22:30", "23:00", "23:30"]
     last = local_to_utc(date(2026, 12, 7), time(23, 30), BERLIN)
     assert not outside_hours(schedule, Interval(last, last + timedelta(minutes=30)))
+    # Stored as text and read back, 24:00 stays the end of the day.
+    stored = stored_range(evening.weekday, clock_text(evening.start), clock_text(evening.end))
+    assert stored == evening and clock_text(evening.end) == "24:00"
+    # A typed 23:59 is a minute before midnight, not midnight: no 23:30 slot.
+    (early,) = parse_weekly_template("Mon 22:30-23:59")
+    assert clock_text(early.end) == "23:59"
+    ends = [s.end for s in free_slots(Schedule(BERLIN, [early]), now, [], None)]
+    assert last + timedelta(minutes=30) not in ends and last in ends
+    assert format_template(parse_weekly_template("Mon 23:59-24:00")) == [(0, "23:59–24:00")]
 
 
 def test_appointments_outside_new_hours_are_found() -> None:
