@@ -5,12 +5,15 @@ cancellation refunds.
   provider token is configured; otherwise a paid doctor is booked as a free one is (no invoice).
 - A refund is the whole amount when the doctor or the clinic cancels, or the patient cancels
   at least `full_before` ahead; a later patient cancellation refunds `late_percent` of it.
+  A paid visit moved inside the window of the time it left keeps that earlier start for the
+  refund (`refund_basis`): a move is a cancellation of the old time plus a new booking.
 - Stars go back through the Bot API, but only whole (refundStarPayment has no amount); card
   money and partial Stars refunds are owed: the clinic pays them back by hand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -79,6 +82,20 @@ def refund_amount(
     if by != "patient" or starts_at - now >= full_before:
         return amount
     return amount * max(0, min(100, late_percent)) // 100
+
+
+def refund_basis(
+    starts_at: datetime, moves: Iterable[tuple[datetime, datetime]], full_before: timedelta
+) -> datetime:
+    """The start a patient's refund is measured from. `moves` are the earlier times this visit
+    was moved from, each with when it was moved. A move made less than `full_before` ahead of
+    the time it left counts as a late cancellation of that time; without this, a visit due in
+    an hour could be moved to next week and then cancelled with a full refund."""
+    basis = starts_at
+    for left_start, moved_at in moves:
+        if left_start - moved_at < full_before:
+            basis = min(basis, left_start)
+    return basis
 
 
 def refundable_by_api(currency: str, refund: int, amount: int) -> bool:

@@ -33,7 +33,7 @@ from clinic.calendar_grid import days_with_slots, today_in
 from clinic.roles import Role
 from clinic.slots import Interval
 from clinic.timezones import zone
-from handlers import callbacks, conversation, payments
+from handlers import callbacks, conversation, payments, refunds
 from handlers.calendar_file import appointment_ics
 from handlers.date_picker import (
     month_keyboard,
@@ -392,6 +392,10 @@ async def _ask_confirm(turn: Turn, conv: Conversation) -> None:
         return
     moving = await _moving(turn, conv)
     label = turn.t("✅ Move it") if moving else turn.t("✅ Book")
+    summary = _summary(turn, conv, doctor, moving)
+    terms = None if moving is None else await refunds.move_preview(turn, moving)
+    if terms is not None:
+        summary = f"{summary}\n\n{terms}"
     keyboard = InlineKeyboard(
         (
             (InlineButton(label, _pack(conv, "ok")),),
@@ -401,7 +405,7 @@ async def _ask_confirm(turn: Turn, conv: Conversation) -> None:
             ),
         )
     )
-    turn.reply(_summary(turn, conv, doctor, moving), keyboard)
+    turn.reply(summary, keyboard)
 
 
 # Answers ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from clinic.payments import STARS, refund_amount, refundable_by_api
+from clinic.payments import STARS, refund_amount, refund_basis, refundable_by_api
 from handlers.events import SuccessfulPayment
 from handlers.formatting import money, when
 from handlers.i18n import Translator, translator
@@ -45,17 +45,18 @@ async def refund_for_cancellation(turn: Turn, appointment: Appointment, by: str)
         return
     if payment is None or payment.status != "paid" or payment.refund_status is not None:
         return
-    refund = _policy_refund(turn, payment, appointment, by)
+    refund = await _policy_refund(turn, payment, appointment, by)
     await settle_refund(turn, payment, appointment, refund, f"cancel_{by}")
 
 
-def _policy_refund(turn: Turn, payment: Payment, appointment: Appointment, by: str) -> int:
+async def _policy_refund(turn: Turn, payment: Payment, appointment: Appointment, by: str) -> int:
     """What the configured policy gives back if `by` cancels now."""
     config = turn.config
+    moves = await turn.uow.appointments.moves_before(appointment) if by == "patient" else []
     return refund_amount(
         payment.amount_minor,
         by,
-        appointment.starts_at,
+        refund_basis(appointment.starts_at, moves, config.refund_full_before),
         turn.now,
         config.refund_full_before,
         config.late_cancel_refund_percent,
@@ -73,7 +74,7 @@ async def _refundable(turn: Turn, appointment: Appointment) -> Payment | None:
 async def patient_refund(turn: Turn, appointment: Appointment) -> int | None:
     """What the patient cancelling now gets back (None when there is nothing to refund)."""
     payment = await _refundable(turn, appointment)
-    return None if payment is None else _policy_refund(turn, payment, appointment, "patient")
+    return None if payment is None else await _policy_refund(turn, payment, appointment, "patient")
 
 
 async def refund_preview(turn: Turn, appointment: Appointment) -> str | None:
@@ -83,7 +84,7 @@ async def refund_preview(turn: Turn, appointment: Appointment) -> str | None:
     if payment is None:
         return None
     t = turn.t
-    refund = _policy_refund(turn, payment, appointment, "patient")
+    refund = await _policy_refund(turn, payment, appointment, "patient")
     paid = money(payment.amount_minor, payment.currency, t.language)
     if refund >= payment.amount_minor:
         return t("You paid {paid}; cancelling now refunds it in full.", paid=paid)
@@ -94,6 +95,31 @@ async def refund_preview(turn: Turn, appointment: Appointment) -> str | None:
         )
     return t(
         "You paid {paid}; this close to the start, cancelling refunds {refund}.",
+        paid=paid,
+        refund=money(refund, payment.currency, t.language),
+    )
+
+
+async def move_preview(turn: Turn, appointment: Appointment) -> str | None:
+    """For "Move your appointment?" on a paid visit inside the full-refund window: the move keeps
+    the late terms of the time it leaves (see `clinic.payments.refund_basis`)."""
+    payment = await _refundable(turn, appointment)
+    if payment is None or appointment.starts_at - turn.now >= turn.config.refund_full_before:
+        return None
+    refund = await _policy_refund(turn, payment, appointment, "patient")
+    if refund >= payment.amount_minor:
+        return None
+    t = turn.t
+    paid = money(payment.amount_minor, payment.currency, t.language)
+    if refund <= 0:
+        return t(
+            "You paid {paid}. This close to the start, a move keeps the late-cancellation "
+            "terms: if you cancel the new time later, nothing is refunded.",
+            paid=paid,
+        )
+    return t(
+        "You paid {paid}. This close to the start, a move keeps the late-cancellation terms: "
+        "if you cancel the new time later, {refund} is refunded.",
         paid=paid,
         refund=money(refund, payment.currency, t.language),
     )

@@ -151,6 +151,20 @@ class AppointmentRepository:
     async def get(self, appointment_id: int) -> Appointment | None:
         return await self._session.get(Appointment, appointment_id)
 
+    async def moves_before(self, appointment: Appointment) -> list[tuple[datetime, datetime]]:
+        """The times this appointment was moved from, each with when it was moved (the new
+        appointment's creation), newest first."""
+        moves: list[tuple[datetime, datetime]] = []
+        current, seen = appointment, {appointment.id}
+        while current.rescheduled_from_id is not None and current.rescheduled_from_id not in seen:
+            earlier = await self._session.get(Appointment, current.rescheduled_from_id)
+            if earlier is None:
+                break
+            moves.append((earlier.starts_at, current.created_at))
+            seen.add(earlier.id)
+            current = earlier
+        return moves
+
     async def lock(self, appointment_id: int) -> Appointment | None:
         """The appointment as it is now, locked for this transaction on PostgreSQL (SQLite's
         BEGIN IMMEDIATE already serialises), so two taps cannot both change it."""

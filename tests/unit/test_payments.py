@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from clinic.payments import Refusal, check_pre_checkout, refund_amount
+from clinic.payments import Refusal, check_pre_checkout, refund_amount, refund_basis
 from handlers.port import BadRequest, InlineKeyboard, Invoice
 from jobs import holds
 from jobs import runtime as job_runtime
@@ -107,6 +107,12 @@ def test_refund_policy() -> None:
     assert refund_amount(1000, "doctor", start, start - timedelta(minutes=1), day, 0) == 1000
     assert refund_amount(1000, "clinic", start, start - timedelta(minutes=1), day, 0) == 1000
     assert check_pre_checkout(None, 1, 1, "XTR", NOW) is Refusal.UNKNOWN
+    # A move made a day or more ahead of the time it left changes nothing; a later one keeps
+    # the earlier start, so the new time's cancellation is judged as that time's would be.
+    later, soon = NOW + timedelta(days=5), NOW + timedelta(hours=3)
+    assert refund_basis(later, [(NOW + timedelta(days=2), NOW)], day) == later
+    assert refund_basis(later, [(soon, NOW)], day) == soon
+    assert refund_basis(later, [(NOW + timedelta(days=2), NOW), (soon, NOW)], day) == soon
 
 
 # Hold, invoice, pay ---------------------------------------------------------------------------
@@ -497,6 +503,7 @@ async def test_a_paid_appointment_moved_keeps_its_payment(stars: Harness) -> Non
     await h.tap_data(ANNA, 1, f"ap:-:re:{appointment.id}")
     await pick(h, ANNA, r"^d\d{8}$", 3)
     await pick(h, ANNA, r"^t\d+$")
+    assert "late-cancellation terms" not in h.last(ANNA)
     await h.tap(ANNA, "✅ Move it")
     assert h.messenger.invoices[-1][1].payload == (await rows(h))[1][0].payload  # no new invoice
     appointments, (payment,) = await rows(h)
@@ -504,6 +511,32 @@ async def test_a_paid_appointment_moved_keeps_its_payment(stars: Harness) -> Non
     assert payment.appointment_id == appointments[1].id
     await _patient_cancels(h, appointments[1])
     assert (await rows(h))[1][0].refund_status == "refunded"
+
+
+async def test_a_late_move_keeps_the_late_terms_of_the_time_it_left(stars: Harness) -> None:
+    """Moving a paid visit due within the day to next week and then cancelling it is, for the
+    money, a late cancellation: no full refund through a move (late refund is 0% here)."""
+    h = stars
+    appointment = await _booked_and_paid(h, 0, "stx-soon")
+    assert appointment.starts_at - NOW < timedelta(hours=24)
+    await h.tap_data(ANNA, 1, f"ap:-:re:{appointment.id}")
+    await pick(h, ANNA, r"^d\d{8}$", 3)
+    await pick(h, ANNA, r"^t\d+$")
+    assert (
+        "This close to the start, a move keeps the late-cancellation terms: "
+        "if you cancel the new time later, nothing is refunded."
+    ) in h.last(ANNA)
+    await h.tap(ANNA, "✅ Move it")
+    appointments, _ = await rows(h)
+    assert [a.status for a in appointments] == ["rescheduled", "booked"]
+    assert appointments[1].starts_at - NOW > timedelta(days=2)
+    question = await _cancel_question(h)
+    assert "this close to the start, a cancellation is not refunded" in question
+    await _patient_cancels(h, appointments[1])
+    _, (payment,) = await rows(h)
+    assert (payment.refund_status, payment.refund_minor) == ("none_due", 0)
+    assert h.messenger.star_refunds == []
+    # The move made more than a day ahead (the test above) keeps the full refund.
 
 
 async def test_appointments_list_a_hold_as_upcoming_until_it_runs_out(stars: Harness) -> None:
