@@ -20,6 +20,11 @@ class Status(StrEnum):
 # Statuses that hold the doctor's time (the database's unique index uses the same set).
 ACTIVE = frozenset({Status.HELD, Status.BOOKED, Status.IN_CONSULTATION})
 
+# Statuses that put a patient in a doctor's care, and so open the patient's record to that
+# doctor. A hold (paid or not yet), a cancelled or a moved appointment does not: otherwise
+# holding a time for a second and releasing it would hand the doctor the whole record.
+IN_CARE = frozenset({Status.BOOKED, Status.IN_CONSULTATION, Status.COMPLETED, Status.NO_SHOW})
+
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.HELD: frozenset({Status.BOOKED, Status.EXPIRED, Status.CANCELLED}),
     Status.BOOKED: frozenset(

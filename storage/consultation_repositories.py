@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinic.appointments import IN_CARE
 from storage.models import (
     Appointment,
     AuditEntry,
@@ -18,6 +19,8 @@ from storage.models import (
     RelayedMessage,
     User,
 )
+
+_IN_CARE = sorted(status.value for status in IN_CARE)
 
 
 class ConsultationRepository:
@@ -137,16 +140,24 @@ class ConsultationRepository:
         return await self._session.get(User, user_id)
 
     async def patients_of_doctor(self, doctor_id: int) -> Sequence[User]:
-        """Everyone who has or had an appointment with the doctor, in any status."""
-        seen = select(Appointment.patient_id).where(Appointment.doctor_id == doctor_id).distinct()
+        """Everyone who is or was in the doctor's care (see `clinic.appointments.IN_CARE`)."""
+        seen = (
+            select(Appointment.patient_id)
+            .where(Appointment.doctor_id == doctor_id, Appointment.status.in_(_IN_CARE))
+            .distinct()
+        )
         query = select(User).where(User.id.in_(seen)).order_by(User.id)
         return (await self._session.scalars(query)).all()
 
     async def doctor_knows_patient(self, doctor_id: int, patient_id: int) -> bool:
-        """Whether the patient has or had an appointment with this doctor."""
+        """Whether the patient is or was in this doctor's care."""
         query = (
             select(Appointment.id)
-            .where(Appointment.doctor_id == doctor_id, Appointment.patient_id == patient_id)
+            .where(
+                Appointment.doctor_id == doctor_id,
+                Appointment.patient_id == patient_id,
+                Appointment.status.in_(_IN_CARE),
+            )
             .limit(1)
         )
         return await self._session.scalar(query) is not None

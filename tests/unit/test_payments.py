@@ -539,6 +539,43 @@ async def test_a_late_move_keeps_the_late_terms_of_the_time_it_left(stars: Harne
     # The move made more than a day ahead (the test above) keeps the full refund.
 
 
+async def test_a_hold_does_not_open_the_patients_record_to_the_doctor(stars: Harness) -> None:
+    """Holding a time and releasing it at once must not hand the doctor Anna's record, which
+    holds a visit with another doctor."""
+    from handlers import records
+    from tests.support.clinic_records import (
+        Said,
+        doctor_id_of,
+        seed_closed_consultation,
+        user_id_of,
+    )
+
+    h = stars
+    other = 803
+    await seed_doctor(h.storage.sessions, other, "Dr Lea Vogt", "Dermatology")
+    await seed_closed_consultation(
+        h.storage.sessions,
+        await doctor_id_of(h.storage.sessions, other),
+        ANNA,
+        NOW - timedelta(days=3),
+        summary="Private dermatology summary",
+        chat=[Said(True, "a private line")],
+    )
+    await hold(h, ANNA, 1)
+    await h.send(ANNA, "/appointments")
+    await h.tap(ANNA, "Release this time")
+    assert [a.status for a in (await rows(h))[0]][-1] == "expired"
+    await h.send(DOC, "/records")
+    await h.send(DOC, "73915")
+    await h.send(DOC, "73915")
+    assert h.last(DOC) == "No patient has booked with you yet, so there are no records to show."
+    event = await h.tap_data(
+        DOC, 1, records._pack("pt", await user_id_of(h.storage.sessions, ANNA))
+    )
+    assert h.answer(event) == "This button is not valid."
+    assert not any("Private dermatology" in text for text in h.messenger.texts_to(DOC))
+
+
 async def test_appointments_list_a_hold_as_upcoming_until_it_runs_out(stars: Harness) -> None:
     h = stars
     await hold(h, ANNA, 1)
