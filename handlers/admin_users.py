@@ -39,6 +39,7 @@ FLOW = "uf"
 FOR_CARD, FOR_AUDIT = "card", "audit"
 QUERY_MAX = 40  # a phone number or a Telegram id, with room for spaces and dashes
 _TELEGRAM_ID = re.compile(r"^\d{1,19}$")
+_ID_LIMIT = 2**63  # ids are 64-bit signed in the database; a larger number is no id
 
 
 class Step(StrEnum):
@@ -96,7 +97,9 @@ async def on_message(turn: Turn, conv: Conversation) -> None:
         return
     compact = re.sub(r"[\s\-()]", "", text)
     user = (
-        await turn.uow.users.by_telegram_id(int(compact)) if _TELEGRAM_ID.match(compact) else None
+        await turn.uow.users.by_telegram_id(int(compact))
+        if _TELEGRAM_ID.match(compact) and int(compact) < _ID_LIMIT
+        else None
     )
     if user is None:
         # Digits alone may also be a phone without its plus sign, as Telegram shows contacts.

@@ -151,6 +151,10 @@ async def test_find_refuses_media_blank_and_huge_text(harness: Harness) -> None:
     assert "Please type a phone number or a Telegram id" in harness.last(ADMIN)
     await harness.send(ADMIN, "4" * 5000)
     assert "neither a phone number" in harness.last(ADMIN)
+    await harness.send(ADMIN, "9" * 19)  # fits the id pattern, not a 64-bit id
+    assert harness.last(ADMIN) == (
+        "Nobody with that phone number or Telegram id. Try another, or /cancel."
+    )
     await harness.send(ADMIN, "+49 151 123-456-78")
     assert "Anna Schmidt" in harness.last(ADMIN)
     assert "Registered: Jan 1, 2026" in harness.last(ADMIN)  # as seeded, with its year
