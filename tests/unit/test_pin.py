@@ -182,6 +182,15 @@ async def test_a_doctor_must_set_a_pin_before_reading_records(h: Harness) -> Non
     assert "Nothing about your PIN changed" in h.last(DOC)
 
 
+async def test_a_pin_typed_after_the_command_is_deleted_and_not_used(h: Harness) -> None:
+    command = await send_pin(h, ANNA, f"/pin {PIN}")
+    assert command in deleted(h, ANNA)
+    texts = h.messenger.texts_to(ANNA)
+    assert texts[-2] == "I deleted your message: type your PIN on its own when I ask for it."
+    assert "Choose a PIN of 4 to 8 digits" in texts[-1]
+    assert (await user(h, ANNA)).pin_hash is None
+
+
 async def test_changing_the_pin_needs_the_current_one(h: Harness) -> None:
     await set_pin(h, ANNA)
     await h.send(ANNA, "/pin")
