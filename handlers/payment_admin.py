@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from clinic.statistics import Period, period_bounds
 from clinic.timezones import zone
@@ -24,6 +24,8 @@ from storage.models import Payment
 
 BUTTONS = "pa"
 PERIODS = (Period.WEEK, Period.MONTH_30, Period.THIS_MONTH)
+# A Stars refund call is made right after its commit; one unconfirmed this long never was.
+REFUND_CALL_STALE = timedelta(minutes=10)
 OWED_SHOWN = 30
 
 
@@ -151,7 +153,7 @@ async def _summary(turn: Turn, period: str) -> None:
 
 async def _owed(turn: Turn) -> None:
     t = turn.t
-    owed = await turn.uow.payments.owed(OWED_SHOWN)
+    owed = await turn.uow.payments.owed(turn.now - REFUND_CALL_STALE, OWED_SHOWN)
     if not owed:
         turn.reply(t("No refunds are owed."))
         return
@@ -162,6 +164,11 @@ async def _owed(turn: Turn) -> None:
             amount=money(p.refund_minor, p.currency, t.language),
             charge=p.telegram_charge_id or "—",
             provider=p.provider_charge_id or "—",
+        )
+        + (
+            t(" (a Stars refund was started but never confirmed: check it in Telegram)")
+            if p.refund_status == "refunding"
+            else ""
         )
         for p in owed
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Doctor, Payment
@@ -52,10 +52,18 @@ class PaymentRepository:
         )
         return (await self._session.scalars(query)).all()
 
-    async def owed(self, limit: int = 50) -> Sequence[Payment]:
+    async def owed(self, stale_before: datetime, limit: int = 50) -> Sequence[Payment]:
+        """Refunds the clinic owes by hand, and Stars refunds started before `stale_before`
+        that never came back confirmed (the process stopped between the commit and the call):
+        nothing else would show them."""
         query = (
             select(Payment)
-            .where(Payment.refund_status == "owed")
+            .where(
+                or_(
+                    Payment.refund_status == "owed",
+                    and_(Payment.refund_status == "refunding", Payment.refunded_at < stale_before),
+                )
+            )
             .order_by(Payment.refunded_at, Payment.id)
             .limit(limit)
         )

@@ -391,6 +391,27 @@ async def test_a_failed_star_refund_is_owed_and_put_before_admins(stars: Harness
     assert "stx-fail" in h.last(ADMIN) and "Refund owed: 250 ⭐" in h.last(ADMIN)
 
 
+async def test_a_star_refund_never_confirmed_reaches_the_owed_list(stars: Harness) -> None:
+    """The process stopped between committing "refunding" and the refund call: after ten
+    minutes the admins' owed list shows it, so the money is not held unseen."""
+    h = stars
+    await _booked_and_paid(h, 2, "stx-stuck")
+    async with h.storage.sessions() as session:
+        await session.execute(
+            update(Payment).values(
+                refund_status="refunding", refund_minor=250, refunded_at=NOW, refund_reason="x"
+            )
+        )
+        await session.commit()
+    await h.send(ADMIN, "/admin")
+    await h.tap(ADMIN, "Payments")
+    await h.tap(ADMIN, "Owed refunds")
+    assert h.last(ADMIN) == "No refunds are owed."  # the call may still be on its way
+    h.clock.now = NOW + timedelta(minutes=11)
+    await h.tap(ADMIN, "Owed refunds")
+    assert "stx-stuck" in h.last(ADMIN) and "never confirmed" in h.last(ADMIN)
+
+
 async def test_a_card_payment_is_confirmed_and_its_refund_owed(card: Harness) -> None:
     h = card
     invoice = await hold(h, ANNA, 2)
