@@ -42,7 +42,8 @@ def _period_label(t: Translator, period: str) -> str:
 
 
 def window(period: str, now: datetime, zone_name: str) -> tuple[datetime, datetime]:
-    """The statistics' periods: "this month" starts on the 1st in the clinic's zone."""
+    """The statistics' periods: "this month" starts on the 1st in the reader's zone, as in
+    the statistics, so the two agree for the same admin."""
     return period_bounds(Period(period), now, zone(zone_name))
 
 
@@ -124,7 +125,7 @@ def _line(t: Translator, totals_: Totals) -> str:
 
 async def _summary(turn: Turn, period: str) -> None:
     t = turn.t
-    start, end = window(period, turn.now, turn.config.default_timezone)
+    start, end = window(period, turn.now, turn.zone_name)
     payments = await turn.uow.payments.settled_between(start, end)
     overall, per_doctor = totals(payments, start, end)
     names = await turn.uow.payments.doctor_names(per_doctor)
@@ -137,8 +138,9 @@ async def _summary(turn: Turn, period: str) -> None:
         for doctor_id, doctor_totals in sorted(per_doctor.items())
     ]
     text = t(
-        "<b>Payments: {period}</b>\nAll doctors: {line}\n\n{doctors}",
+        "<b>Payments: {period}</b> (days in {tz})\nAll doctors: {line}\n\n{doctors}",
         period=_period_label(t, period),
+        tz=turn.zone_name,
         line=Html(_line(t, overall)),
         doctors=Html("\n".join(lines) or t("No payments in this period.")),
     )
@@ -223,7 +225,7 @@ def csv_rows(payments: Sequence[Payment], names: dict[int, str]) -> list[tuple[o
 
 async def _export(turn: Turn, period: str) -> None:
     t = turn.t
-    start, end = window(period, turn.now, turn.config.default_timezone)
+    start, end = window(period, turn.now, turn.zone_name)
     payments = await turn.uow.payments.settled_between(start, end)
     names = await turn.uow.payments.doctor_names(p.doctor_id for p in payments)
     turn.send_document(

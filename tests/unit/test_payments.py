@@ -505,6 +505,23 @@ async def test_admins_see_totals_owed_refunds_and_a_csv(card: Harness) -> None:
     assert len(h.messenger.sent) == sent
 
 
+async def test_payments_this_month_is_the_admins_month(stars: Harness) -> None:
+    """As in the statistics: an admin in New York on Dec 31, 22:00 there (Jan 1 in Berlin, the
+    clinic's zone) still sees December's payments under "This month"."""
+    h = stars
+    await _booked_and_paid(h, 2, "stx-dec")
+    await seed_patient(h.storage.sessions, ADMIN, "Ada Admin", "America/New_York")
+    async with h.storage.sessions() as session:
+        await session.execute(update(User).where(User.telegram_id == ADMIN).values(role="admin"))
+        await session.commit()
+    h.clock.now = datetime(2027, 1, 1, 3, 0, tzinfo=UTC)
+    await h.send(ADMIN, "/admin")
+    await h.tap(ADMIN, "Payments")
+    await h.tap(ADMIN, "This month")
+    assert "(days in America/New_York)" in h.last(ADMIN)
+    assert "All doctors: paid 250 ⭐ (payments: 1)" in h.last(ADMIN)
+
+
 async def _booked_and_paid_card(h: Harness) -> tuple[Appointment, Invoice]:
     invoice = await hold(h, ANNA, 2)
     await pay(h, ANNA, invoice, "tg-card")
