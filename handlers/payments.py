@@ -184,13 +184,29 @@ async def on_successful_payment(turn: Turn) -> None:
     if payment is None or payment.telegram_charge_id is not None:
         await refund_unmatched(turn, paid)
         return
-    payment.status = "paid"
+    # Released: the patient gave the time up, or the doctor or the clinic cancelled the hold,
+    # after Telegram's pre-checkout had passed. Booking it anyway would undo that choice.
+    released = payment.status == "released"
     payment.telegram_charge_id = paid.telegram_charge_id
     payment.provider_charge_id = paid.provider_charge_id or None
+    payment.status = "paid"
     payment.amount_minor, payment.currency = paid.total_amount, paid.currency
     payment.paid_at = turn.now
     appointment = await uow.appointments.get(payment.appointment_id)
     assert appointment is not None  # a foreign key
+    if released:
+        patient = appointment.patient
+        turn.reply(
+            t(
+                "Your payment arrived after the time held for you ({when}, {zone}) had been "
+                "given up. Nothing is booked for you; the payment is refunded (see below). "
+                "Send /book to choose a time.",
+                when=when(appointment.starts_at, patient.timezone, t.language),
+                zone=patient.timezone,
+            )
+        )
+        await settle_refund(turn, payment, appointment, payment.amount_minor, "released")
+        return
     if appointment.status == Status.HELD.value:
         # Still held for this patient (even if its time ran out just now: nobody took it).
         appointment.status = transition(appointment.status, Status.BOOKED).value

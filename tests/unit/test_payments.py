@@ -577,6 +577,27 @@ async def test_a_late_move_keeps_the_late_terms_of_the_time_it_left(stars: Harne
     # The move made more than a day ahead (the test above) keeps the full refund.
 
 
+async def test_a_payment_for_a_released_hold_is_refunded_not_booked(stars: Harness) -> None:
+    """Pre-checkout passed while the time was held; the patient then released it, and the
+    money came after: the release stands, the payment goes back."""
+    h = stars
+    invoice = await hold(h, ANNA, 1)
+    query = h.events.pre_checkout(ANNA, invoice.payload, invoice.amount, invoice.currency)
+    await h.dispatcher.handle(query)
+    assert h.messenger.pre_checkout_answers[query.pre_checkout.id][0]  # type: ignore[union-attr]
+    await h.send(ANNA, "/appointments")
+    await h.tap(ANNA, "Release this time")
+    await h.dispatcher.handle(h.events.paid(ANNA, invoice.payload, 250, "stx-late"))
+    appointments, (payment,) = await rows(h)
+    assert [a.status for a in appointments] == ["expired"]
+    assert (payment.status, payment.refund_status) == ("paid", "refunded")
+    assert payment.refund_reason == "released"
+    assert h.messenger.star_refunds == [(ANNA, "stx-late")]
+    texts = h.messenger.texts_to(ANNA)
+    assert any("had been given up. Nothing is booked for you" in text for text in texts)
+    assert not any(text.startswith("Payment received") for text in texts)
+
+
 async def test_a_hold_does_not_open_the_patients_record_to_the_doctor(stars: Harness) -> None:
     """Holding a time and releasing it at once must not hand the doctor Anna's record, which
     holds a visit with another doctor."""
