@@ -22,7 +22,7 @@ from handlers.admin_buttons import admin_data, not_valid
 from handlers.formatting import when
 from handlers.i18n import Html, Translator, plain, translator
 from handlers.port import InlineButton, InlineKeyboard
-from handlers.scheduling import cancel
+from handlers.scheduling import cancel, end_hold, hold_ran_out
 from handlers.turn import Turn
 from storage.models import Appointment, Doctor
 
@@ -128,6 +128,13 @@ async def suspend(turn: Turn, target: str) -> None:
     doctor.status = "suspended"
     cancelled = []
     for appointment in await _future(turn, doctor):
+        if appointment.status == Status.HELD.value:
+            # Not booked, so no cancellation. One whose time ran out is left to the expiry job,
+            # which tells the patient; one still running ends now, and the patient hears why.
+            if not hold_ran_out(appointment, turn.now):
+                await end_hold(turn.uow, appointment, turn.now)
+                notify_patient(turn, appointment, doctor, held=True)
+            continue
         try:
             await cancel(turn.uow, appointment, "clinic", turn.now, turn.config.cancel_cutoff)
         except (AppointmentInPast, InvalidTransition):
@@ -198,19 +205,34 @@ def _suspended_text(t: Translator, count: int) -> str:
     )
 
 
-def notify_patient(turn: Turn, appointment: Appointment, doctor: Doctor) -> None:
+def notify_patient(
+    turn: Turn, appointment: Appointment, doctor: Doctor, held: bool = False
+) -> None:
     """In the patient's zone and language; no reason, no specialty name on the lock screen."""
     patient = appointment.patient
     t = translator(patient.language)
-    turn.notify(
-        patient.telegram_id,
+    fields = {
+        "doctor": doctor.user.full_name or "—",
+        "when": when(appointment.starts_at, patient.timezone, t.language),
+        "zone": patient.timezone,
+    }
+    text = (
         t(
+            "The time held for you with {doctor} on {when} ({zone}) is no longer available: "
+            "the doctor is not available. Nothing was charged, and the invoice can no longer "
+            "be paid. We are sorry. You can book another doctor:",
+            **fields,
+        )
+        if held
+        else t(
             "Your appointment with {doctor} on {when} ({zone}) was cancelled: the doctor is "
             "not available. We are sorry. You can book another doctor:",
-            doctor=doctor.user.full_name or "—",
-            when=when(appointment.starts_at, patient.timezone, t.language),
-            zone=patient.timezone,
-        ),
+            **fields,
+        )
+    )
+    turn.notify(
+        patient.telegram_id,
+        text,
         InlineKeyboard(
             (
                 (

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from clinic.appointments import AppointmentInPast, InvalidTransition
+from clinic.appointments import AppointmentInPast, InvalidTransition, Status
 from clinic.retention import (
     APPOINTMENTS,
     CONSULTATION_SUMMARIES,
@@ -35,7 +35,7 @@ from handlers.formatting import when
 from handlers.i18n import Html, Translator, translator
 from handlers.menu import commands_for
 from handlers.port import InlineButton, InlineKeyboard, RemoveKeyboard
-from handlers.scheduling import cancel
+from handlers.scheduling import cancel, end_hold
 from handlers.turn import Turn
 from storage.models import Appointment, Conversation, User
 from storage.privacy_repositories import Erased
@@ -196,6 +196,10 @@ async def _erase(turn: Turn, message_id: int | None) -> None:
     turn.answer()
     cancelled = 0
     for appointment in await uow.privacy.future_active(user.id, now):
+        if appointment.status == Status.HELD.value:
+            # Never booked: the doctor never heard of it, and it is no cancellation.
+            await end_hold(uow, appointment, now)
+            continue
         try:
             await cancel(uow, appointment, "patient", now, turn.config.cancel_cutoff)
         except (AppointmentInPast, InvalidTransition):

@@ -12,14 +12,13 @@ from clinic.appointments import (
     InvalidTransition,
     Status,
     is_late_cancellation,
-    transition,
 )
 from clinic.roles import Role
 from handlers import booking, callbacks, refunds
 from handlers.formatting import when
 from handlers.i18n import Html, Translator, translator
 from handlers.port import InlineButton, InlineKeyboard
-from handlers.scheduling import cancel, hold_ran_out
+from handlers.scheduling import cancel, end_hold, hold_ran_out
 from handlers.turn import Turn
 from storage.models import Appointment, User
 
@@ -258,13 +257,7 @@ async def _release(turn: Turn, appointment: Appointment, message_id: int | None)
     if current is None or current.status != Status.HELD or hold_ran_out(current, turn.now):
         turn.answer(t("This time is no longer held for you."), alert=True)
         return
-    # Never booked, so not a cancellation (statistics count those): the hold simply ends now.
-    appointment.status = transition(appointment.status, Status.EXPIRED).value
-    appointment.hold_expires_at = turn.now
-    appointment.updated_at = turn.now
-    payment = await turn.uow.payments.for_appointment(appointment.id)
-    if payment is not None and payment.status == "invoiced":
-        payment.status = "released"  # its invoice is refused at pre-checkout from now on
+    await end_hold(turn.uow, appointment, turn.now)
     turn.answer(t("Released."))
     if message_id:
         turn.edit(

@@ -122,6 +122,18 @@ async def _expire_ran_out(uow: UnitOfWork, held: Sequence[Appointment], now: dat
         await uow.flush()
 
 
+async def end_hold(uow: UnitOfWork, appointment: Appointment, now: datetime) -> None:
+    """End an unpaid hold now (given up, or its doctor or its patient gone). Nothing was booked,
+    so it is not a cancellation: it expires, and its invoice is refused from now on. The expiry
+    job then has nothing to announce."""
+    appointment.status = transition(appointment.status, Status.EXPIRED).value
+    appointment.hold_expires_at = now
+    appointment.updated_at = now
+    payment = await uow.payments.for_appointment(appointment.id)
+    if payment is not None and payment.status == "invoiced":
+        payment.status = "released"
+
+
 def nearest(slots: Sequence[Interval], around: datetime, count: int = 4) -> list[Interval]:
     """The free slots closest to the wanted time, in time order."""
     closest = sorted(slots, key=lambda s: abs((s.start - around).total_seconds()))[:count]

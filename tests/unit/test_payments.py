@@ -684,20 +684,61 @@ async def test_a_patient_releases_a_hold_and_its_invoice_is_refused(stars: Harne
     assert appointments[1].starts_at == held.starts_at and appointments[1].status == "held"
 
 
-async def test_a_hold_cancelled_by_a_suspension_releases_its_invoice(stars: Harness) -> None:
+async def test_a_suspension_ends_holds_without_counting_them_as_cancellations(
+    stars: Harness,
+) -> None:
+    """A running hold ends (its invoice refused, the patient told why, nothing charged); one
+    whose time ran out is left to the expiry job, which tells the patient; neither is a
+    cancellation in the statistics, and only the booked visit is counted as cancelled."""
     h = stars
     invoice = await hold(h, ANNA, 1)
+    await hold(h, BEN, 2)
+    booked = await _booked_and_paid(h, 3, "stx-booked")  # Anna's, paid
+    (_, bens, _), _ = await rows(h)
+    async with h.storage.sessions() as session:
+        await session.execute(
+            update(Appointment).where(Appointment.id == bens.id).values(hold_expires_at=NOW)
+        )
+        await session.commit()
     await h.send(ADMIN, "/admin")
     await h.tap(ADMIN, "Doctors: suspend / reinstate")
     await h.tap(ADMIN, "Suspend Dr Mira Kaur")
     await h.tap(ADMIN, "Yes, suspend")
-    (cancelled,), (payment,) = await rows(h)
-    assert cancelled.status == "cancelled" and cancelled.cancelled_by == "clinic"
+    assert "Future appointments cancelled: 1" in h.last(ADMIN)
+    (annas, bens, paid), payments = await rows(h)
+    assert (annas.status, annas.cancelled_by) == ("expired", None)
+    assert bens.status == "held"  # ran out: the expiry job tells Ben
+    assert (paid.id, paid.status, paid.cancelled_by) == (booked.id, "cancelled", "clinic")
     # Not left "invoiced" as if it were still waiting; nothing was paid, so nothing refunded.
-    assert payment.status == "released" and payment.refund_status is None
-    assert h.messenger.star_refunds == []
+    assert [(p.status, p.refund_status) for p in payments] == [
+        ("released", None),
+        ("invoiced", None),
+        ("paid", "refunded"),
+    ]
+    assert h.messenger.star_refunds == [(ANNA, "stx-booked")]
+    annas_texts = h.messenger.texts_to(ANNA)
+    assert any(
+        "The time held for you with Dr Mira Kaur on Fri, Dec 4, 2026" in text
+        and "Nothing was charged" in text
+        for text in annas_texts
+    )
+    assert not any("The time held for you" in text for text in h.messenger.texts_to(BEN))
     ok, error = await pay(h, ANNA, invoice, "after-suspension")
     assert not ok and error
+
+
+async def test_erasure_ends_a_hold_without_telling_the_doctor(stars: Harness) -> None:
+    h = stars
+    await hold(h, ANNA, 1)
+    told = len(h.messenger.texts_to(DOC))
+    await h.send(ANNA, "/delete_me")
+    await h.tap(ANNA, "Continue")
+    await h.tap(ANNA, "Yes, delete everything")
+    assert "Your account is deleted." in h.last(ANNA)
+    (held,), payments = await rows(h)
+    assert held.status == "expired" and held.cancelled_by is None
+    assert payments == []  # an unpaid invoice is not kept
+    assert h.messenger.texts_to(DOC)[told:] == []
 
 
 async def test_erasure_keeps_paid_payments_only(stars: Harness) -> None:
