@@ -201,7 +201,9 @@ async def _erase(turn: Turn, message_id: int | None) -> None:
             await end_hold(uow, appointment, now)
             continue
         try:
-            await cancel(uow, appointment, "patient", now, turn.config.cancel_cutoff)
+            await cancel(
+                uow, appointment, "patient", now, turn.config.cancel_cutoff, started_ok=True
+            )
         except (AppointmentInPast, InvalidTransition):
             continue
         cancelled += 1

@@ -219,8 +219,13 @@ async def cancel(
     by: str,
     now: datetime,
     cutoff: timedelta,
+    *,
+    started_ok: bool = False,
 ) -> Appointment:
-    check_changeable(appointment.starts_at, now)
+    """`started_ok`: the patient is leaving for good (erasure), so a visit whose time has begun
+    but that nobody opened is cancelled too (late) rather than left booked to an erased name."""
+    if not started_ok:
+        check_changeable(appointment.starts_at, now)
     appointment.status = transition(appointment.status, Status.CANCELLED).value
     appointment.cancelled_by = by
     appointment.late_cancellation = by == "patient" and is_late_cancellation(

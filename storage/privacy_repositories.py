@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from clinic.appointments import Status
 from clinic.retention import RetentionRules
 from storage.models import (
     ACTIVE_STATUSES,
@@ -133,13 +134,17 @@ class PrivacyRepository:
     # Erasure ------------------------------------------------------------------------------
 
     async def future_active(self, patient_id: int, now: datetime) -> Sequence[Appointment]:
-        """The patient's appointments still to come that hold a doctor's time (locked)."""
+        """The patient's appointments still to come that hold a doctor's time, and booked ones
+        whose time is running but that nobody opened (locked)."""
         query = (
             select(Appointment)
             .where(
                 Appointment.patient_id == patient_id,
                 Appointment.status.in_(ACTIVE_STATUSES),
-                Appointment.starts_at > now,
+                or_(
+                    Appointment.starts_at > now,
+                    and_(Appointment.status == Status.BOOKED.value, Appointment.ends_at > now),
+                ),
             )
             .order_by(Appointment.starts_at)
             .with_for_update(of=Appointment)

@@ -727,6 +727,24 @@ async def test_a_suspension_ends_holds_without_counting_them_as_cancellations(
     assert not ok and error
 
 
+async def test_erasure_cancels_a_visit_whose_time_began_unopened(stars: Harness) -> None:
+    """Five minutes into a booked visit nobody opened, the patient erases the account: the
+    visit is cancelled (late, so no refund here) and the doctor told, not left booked to an
+    erased name for the doctor to open or the no-show job to announce."""
+    h = stars
+    visit = await _booked_and_paid(h, 0, "stx-now")
+    h.clock.now = visit.starts_at + timedelta(minutes=5)
+    await h.send(ANNA, "/delete_me")
+    await h.tap(ANNA, "Continue")
+    await h.tap(ANNA, "Yes, delete everything")
+    assert "Your account is deleted." in h.last(ANNA)
+    (cancelled,), (payment,) = await rows(h)
+    assert (cancelled.status, cancelled.cancelled_by) == ("cancelled", "patient")
+    assert cancelled.late_cancellation
+    assert payment.refund_status == "none_due"
+    assert "will not come on" in h.last(DOC)
+
+
 async def test_erasure_ends_a_hold_without_telling_the_doctor(stars: Harness) -> None:
     h = stars
     await hold(h, ANNA, 1)
