@@ -96,7 +96,8 @@ def totals(
     overall = Totals()
     per_doctor: defaultdict[int, Totals] = defaultdict(Totals)
     for payment in payments:
-        for bucket in (overall, per_doctor[payment.doctor_id]):
+        doctor = () if payment.doctor_id is None else (per_doctor[payment.doctor_id],)
+        for bucket in (overall, *doctor):
             if _in(payment.paid_at, start, end):
                 bucket.paid[payment.currency] += payment.amount_minor
                 bucket.count += 1
@@ -206,7 +207,7 @@ def csv_rows(payments: Sequence[Payment], names: dict[int, str]) -> list[tuple[o
             p.id,
             p.appointment_id,
             p.doctor_id,
-            names.get(p.doctor_id, ""),
+            names.get(p.doctor_id, "") if p.doctor_id is not None else "",
             p.status,
             p.amount_minor,
             p.currency,
@@ -227,7 +228,9 @@ async def _export(turn: Turn, period: str) -> None:
     t = turn.t
     start, end = window(period, turn.now, turn.zone_name)
     payments = await turn.uow.payments.settled_between(start, end)
-    names = await turn.uow.payments.doctor_names(p.doctor_id for p in payments)
+    names = await turn.uow.payments.doctor_names(
+        p.doctor_id for p in payments if p.doctor_id is not None
+    )
     turn.send_document(
         csv_document(
             f"payments-{start:%Y%m%d}-{end:%Y%m%d}.csv", CSV_COLUMNS, csv_rows(payments, names)

@@ -143,7 +143,11 @@ async def on_pre_checkout(turn: Turn) -> None:
     query = turn.event.pre_checkout
     assert query is not None
     payment = await turn.uow.payments.by_payload(query.invoice_payload[:64])
-    appointment = await turn.uow.appointments.get(payment.appointment_id) if payment else None
+    appointment = (
+        await turn.uow.appointments.get(payment.appointment_id)
+        if payment is not None and payment.appointment_id is not None
+        else None
+    )
     hold = (
         HoldView(
             appointment.patient.telegram_id,
@@ -176,13 +180,17 @@ async def on_successful_payment(turn: Turn) -> None:
     paid = turn.event.payment
     assert paid is not None
     t, uow = turn.t, turn.uow
-    if await uow.payments.by_charge(paid.telegram_charge_id) is not None:
-        # The same charge again (a second delivery): it confirmed the booking once already.
-        turn.reply(t("This payment was already received. See your booking with /appointments."))
+    known = await uow.payments.by_charge(paid.telegram_charge_id)
+    if known is not None:
+        # The same charge again (a second delivery): it was handled once already.
+        if known.appointment_id is None:
+            turn.reply(t("This payment was already received; it is being refunded."))
+        else:
+            turn.reply(t("This payment was already received. See your booking with /appointments."))
         return
     payment = await uow.payments.by_payload(paid.invoice_payload[:64], lock=True)
-    if payment is None or payment.telegram_charge_id is not None:
-        await refund_unmatched(turn, paid)
+    if payment is None or payment.telegram_charge_id is not None or payment.appointment_id is None:
+        await refund_unmatched(turn, paid, payment)
         return
     # Released: the patient gave the time up, or the doctor or the clinic cancelled the hold,
     # after Telegram's pre-checkout had passed. Booking it anyway would undo that choice.

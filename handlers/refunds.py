@@ -193,7 +193,7 @@ def owed_notice(t: Translator, payment: Payment, refund: int) -> str:
         "payment provider, then keep this message as the record.",
         amount=money(refund, payment.currency, t.language),
         number=payment.id,
-        appointment=payment.appointment_id,
+        appointment=payment.appointment_id or t("none: paid without an open invoice"),
         charge=payment.telegram_charge_id or "—",
         provider=payment.provider_charge_id or "—",
     )
@@ -213,24 +213,39 @@ async def _admin_notices(
     )
 
 
-def _owed_notice(t: Translator, paid: SuccessfulPayment) -> str:
-    """A payment with no open invoice, as each admin reads it (no patient name)."""
-    return t(
-        "Refund owed: {amount} paid without an open invoice. Telegram charge id: "
-        "{charge}; provider charge id: {provider}.",
-        amount=money(paid.total_amount, paid.currency, t.language),
-        charge=paid.telegram_charge_id,
-        provider=paid.provider_charge_id or "—",
-    )
-
-
-async def refund_unmatched(turn: Turn, paid: SuccessfulPayment) -> None:
-    """A charge that no open invoice explains (its invoice was paid already): give it back.
-
-    Nothing is booked for it; Stars go back at once, card money is put before the admins."""
+async def refund_unmatched(
+    turn: Turn, paid: SuccessfulPayment, original: Payment | None = None
+) -> None:
+    """A charge that no open invoice explains (`original` is the invoice's row when it was paid
+    already, or None when its booking is gone): nothing is booked for it. It is recorded as a
+    payment of its own, with no appointment, and given back: Stars at once, card money put
+    before the admins, and in their owed list, totals and CSV either way."""
     t = turn.t
     amount = money(paid.total_amount, paid.currency, t.language)
     log.warning("payment matched no open invoice", extra={"update_id": turn.event.update_id})
+    patient_id = original.patient_id if original is not None else None
+    if patient_id is None and turn.user is not None:
+        patient_id = turn.user.id
+    payment = Payment(
+        appointment_id=None,
+        patient_id=patient_id,
+        doctor_id=original.doctor_id if original is not None else None,
+        # Invoice payloads are random tokens; this one names the charge, so it stays unique.
+        payload=f"charge:{paid.telegram_charge_id}"[:64],
+        amount_minor=paid.total_amount,
+        currency=paid.currency,
+        status="paid",
+        telegram_charge_id=paid.telegram_charge_id,
+        provider_charge_id=paid.provider_charge_id or None,
+        invoiced_at=turn.now,
+        paid_at=turn.now,
+        refund_status="owed",
+        refund_minor=paid.total_amount,
+        refund_reason="unmatched",
+        refunded_at=turn.now,
+    )
+    turn.uow.payments.add(payment)
+    await turn.uow.flush()
     turn.reply(
         t(
             "We received a payment of {amount} that does not belong to an open booking (was "
@@ -243,11 +258,12 @@ async def refund_unmatched(turn: Turn, paid: SuccessfulPayment) -> None:
         amount=amount,
         charge=paid.telegram_charge_id,
     )
-    notices = await _admin_notices(turn, lambda t: _owed_notice(t, paid))
+    notices = await _admin_notices(turn, lambda t: owed_notice(t, payment, payment.refund_minor))
     if paid.currency == STARS:
+        payment.refund_status = "refunding"  # until the dispatcher has made the call
         turn.actions.append(
             RefundStars(
-                None,
+                payment.id,
                 turn.event.user_id,
                 paid.telegram_charge_id,
                 t("{amount} went back to your Telegram Stars balance.", amount=amount),

@@ -322,14 +322,17 @@ class Feedback(Base):
 
 
 class Payment(Base):
-    """One invoice for one appointment, its charge once paid, and what became of a refund."""
+    """One invoice for one appointment, its charge once paid, and what became of a refund.
+
+    A charge no open invoice explains is a row of its own (refund_reason "unmatched") with no
+    appointment, and with no patient or doctor when they are unknown."""
 
     __tablename__ = "payments"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), unique=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id"), index=True)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), unique=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id"), index=True)
     # The invoice payload: random, so a forged or stale payment cannot name an appointment.
     payload: Mapped[str] = mapped_column(String(64), unique=True)
     amount_minor: Mapped[int] = mapped_column(Integer)

@@ -250,7 +250,10 @@ class PrivacyRepository:
         )
         deleted = 0
         if not rules.appointment_kept(has_kept_consultation=False, has_payment=False):
-            anchors = select(Consultation.appointment_id).union(select(Payment.appointment_id))
+            # NOT IN over a NULL would match nothing: charges without an appointment are left out.
+            anchors = select(Consultation.appointment_id).union(
+                select(Payment.appointment_id).where(Payment.appointment_id.is_not(None))
+            )
             await session.execute(
                 update(Appointment)
                 .where(Appointment.patient_id == patient_id)

@@ -204,3 +204,45 @@ async def test_migrations_build_exactly_the_models(storage: Storage) -> None:
     async with storage.engine.connect() as conn:
         diff = await conn.run_sync(differences)
     assert diff == []
+
+
+async def test_upgrading_from_0005_keeps_payments_and_admits_unmatched_charges(
+    database_url: str, cipher: Cipher
+) -> None:
+    """0006 makes a payment's appointment, patient and doctor optional (for charges no invoice
+    explains) on a database that already holds payments; the way down drops only those rows."""
+    from alembic import command
+
+    from storage import migrate
+
+    def to(revision: str, down: bool = False):  # type: ignore[no-untyped-def]
+        def run(connection: object) -> None:
+            config = migrate._config()
+            config.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(config, revision)
+
+        return run
+
+    row = (
+        "INSERT INTO payments (appointment_id, patient_id, doctor_id, payload, amount_minor, "
+        "currency, status, invoiced_at, refund_minor) VALUES "
+        "({anchor}, NULL, NULL, '{payload}', 250, 'XTR', 'paid', '2026-12-01', 0)"
+    )
+    engine = create_engine(database_url, cipher)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(to("0005"))
+            with pytest.raises(IntegrityError):
+                async with conn.begin_nested():
+                    await conn.execute(text(row.format(anchor="NULL", payload="old")))
+        async with engine.begin() as conn:
+            await conn.run_sync(to("head"))
+            await conn.execute(text(row.format(anchor="NULL", payload="a")))
+            await conn.execute(text(row.format(anchor="NULL", payload="b")))
+            count = "SELECT count(*) FROM payments WHERE appointment_id IS NULL"
+            assert (await conn.execute(text(count))).scalar() == 2
+        async with engine.begin() as conn:
+            await conn.run_sync(to("0005", down=True))
+            assert (await conn.execute(text("SELECT count(*) FROM payments"))).scalar() == 0
+    finally:
+        await engine.dispose()

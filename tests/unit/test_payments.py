@@ -842,3 +842,67 @@ async def test_a_card_payment_without_an_open_invoice_is_owed(card: Harness) -> 
     notice = h.last(ADMIN)
     assert "paid without an open invoice" in notice and "prov-twice" in notice
     assert "Anna" not in notice
+    # Recorded, not only told: a row of its own, in the owed list and the totals.
+    (booked,), (original, stray) = await rows(h)
+    assert (stray.appointment_id, stray.patient_id, stray.doctor_id) == (
+        None,
+        original.patient_id,
+        original.doctor_id,
+    )
+    assert (stray.status, stray.refund_status, stray.refund_reason) == ("paid", "owed", "unmatched")
+    assert (stray.amount_minor, stray.refund_minor, stray.provider_charge_id) == (
+        4990,
+        4990,
+        "prov-twice",
+    )
+    assert original.telegram_charge_id == "tg-card" and booked.status == "booked"
+    await h.send(ADMIN, "/admin")
+    await h.tap(ADMIN, "Payments")
+    await h.tap(ADMIN, "Last 7 days")
+    assert "All doctors: paid €99.80 (payments: 2), refunded 0, refunds owed €49.90" in h.last(
+        ADMIN
+    )
+    await h.tap(ADMIN, "Owed refunds")
+    assert f"No. {stray.id}: €49.90, Telegram charge id tg-twice" in h.last(ADMIN)
+    # The same charge delivered again (a new update): handled once.
+    await h.dispatcher.handle(
+        h.events.paid(ANNA, invoice.payload, 4990, "tg-twice", "EUR", "prov-twice")
+    )
+    assert h.last(ANNA) == "This payment was already received; it is being refunded."
+    assert len((await rows(h))[1]) == 2
+
+
+async def test_a_stars_payment_without_an_open_invoice_is_recorded_and_refunded(
+    stars: Harness,
+) -> None:
+    """Its booking gone with the account (an unpaid invoice is erased), the money still comes
+    back and is on record; erasing the anchorless row's owner's appointments still works."""
+    h = stars
+    invoice = await hold(h, ANNA, 1)
+    await h.send(ANNA, "/delete_me")
+    await h.tap(ANNA, "Continue")
+    await h.tap(ANNA, "Yes, delete everything")
+    assert (await rows(h))[1] == []
+    await h.dispatcher.handle(h.events.paid(ANNA, invoice.payload, 250, "stx-orphan"))
+    assert h.messenger.star_refunds == [(ANNA, "stx-orphan")]
+    _, (stray,) = await rows(h)
+    assert (stray.appointment_id, stray.patient_id, stray.doctor_id) == (None, None, None)
+    assert (stray.refund_status, stray.refund_minor) == ("refunded", 250)
+
+
+async def test_erasure_drops_appointments_beside_a_payment_without_one(storage: Storage) -> None:
+    """With only payments kept, an erased patient's unanchored appointments go, even though a
+    payment row without an appointment exists (NOT IN over a NULL would have kept them all)."""
+    async for h in _harness(storage, {**STARS, "retention_keep": frozenset({"payments"})}, 250):
+        invoice = await hold(h, ANNA, 1)
+        await pay(h, ANNA, invoice, "stx-first")
+        await h.dispatcher.handle(h.events.paid(ANNA, invoice.payload, 250, "stx-again"))
+        assert [p.appointment_id is None for p in (await rows(h))[1]] == [False, True]
+        await hold(h, BEN, 2)
+        await h.send(BEN, "/appointments")
+        await h.tap(BEN, "Release this time")
+        await h.send(BEN, "/delete_me")
+        await h.tap(BEN, "Continue")
+        await h.tap(BEN, "Yes, delete everything")
+        appointments, _ = await rows(h)
+        assert [a.patient_id for a in appointments] == [(await rows(h))[1][0].patient_id]
