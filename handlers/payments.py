@@ -203,17 +203,7 @@ async def on_successful_payment(turn: Turn) -> None:
     appointment = await uow.appointments.get(payment.appointment_id)
     assert appointment is not None  # a foreign key
     if released:
-        patient = appointment.patient
-        turn.reply(
-            t(
-                "Your payment arrived after the time held for you ({when}, {zone}) had been "
-                "given up. Nothing is booked for you; the payment is refunded (see below). "
-                "Send /book to choose a time.",
-                when=when(appointment.starts_at, patient.timezone, t.language),
-                zone=patient.timezone,
-            )
-        )
-        await settle_refund(turn, payment, appointment, payment.amount_minor, "released")
+        await _refund_unbooked(turn, payment, appointment, "released")
         return
     if appointment.status == Status.HELD.value:
         # Still held for this patient (even if its time ran out just now: nobody took it).
@@ -233,20 +223,38 @@ async def on_successful_payment(turn: Turn) -> None:
             turn.now,
         )
     except (SlotUnavailable, PatientBusy, DoctorUnavailable):
-        patient = appointment.patient
-        turn.reply(
-            t(
-                "Your payment arrived after the time held for you had run out, and the time "
-                "({when}, {zone}) has been booked by someone else. Nothing is booked for you; "
-                "the payment is refunded (see below). Send /book to choose another time.",
-                when=when(appointment.starts_at, patient.timezone, t.language),
-                zone=patient.timezone,
-            )
-        )
-        await settle_refund(turn, payment, appointment, payment.amount_minor, "slot_taken")
+        await _refund_unbooked(turn, payment, appointment, "slot_taken")
         return
     payment.appointment_id = again.id
     _confirmed(turn, again, payment)
+
+
+async def _refund_unbooked(
+    turn: Turn, payment: Payment, appointment: Appointment, reason: str
+) -> None:
+    """Money for a hold that ended before it came books nothing: the patient is told why, and
+    all of it goes back. `reason`: "released" (given up) or "slot_taken" (ran out, then taken)."""
+    t, patient = turn.t, appointment.patient
+    fields = {
+        "when": when(appointment.starts_at, patient.timezone, t.language),
+        "zone": patient.timezone,
+    }
+    if reason == "released":
+        text = t(
+            "Your payment arrived after the time held for you ({when}, {zone}) had been "
+            "given up. Nothing is booked for you; the payment is refunded (see below). "
+            "Send /book to choose a time.",
+            **fields,
+        )
+    else:
+        text = t(
+            "Your payment arrived after the time held for you had run out, and the time "
+            "({when}, {zone}) has been booked by someone else. Nothing is booked for you; "
+            "the payment is refunded (see below). Send /book to choose another time.",
+            **fields,
+        )
+    turn.reply(text)
+    await settle_refund(turn, payment, appointment, payment.amount_minor, reason)
 
 
 def _confirmed(turn: Turn, appointment: Appointment, payment: Payment) -> None:
