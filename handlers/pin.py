@@ -96,16 +96,20 @@ async def gate(turn: Turn, resume: str) -> bool:
 # Commands -----------------------------------------------------------------------------------
 
 
+def drop_typed_pin(turn: Turn) -> None:
+    """ "/pin 1234" puts a PIN in the chat before it was asked for: the router calls this first,
+    whatever the command then does (even "please register first"). The message is deleted like
+    any PIN message and its argument never read (a PIN is typed on its own, and twice)."""
+    if turn.event.message_id:
+        turn.delete(turn.event.message_id)
+    turn.reply(turn.t("I deleted your message: type your PIN on its own when I ask for it."))
+
+
 async def begin(turn: Turn) -> None:
     """/pin: set a PIN, or change it after typing the current one."""
     user, t = turn.user, turn.t
     if user is None:
         return
-    if turn.event.message_id and len((turn.event.text or "").split(maxsplit=1)) > 1:
-        # "/pin 1234" puts a PIN in the chat before it was asked for: deleted like any PIN
-        # message, and not read (the PIN is always typed on its own, and twice).
-        turn.delete(turn.event.message_id)
-        turn.reply(t("I deleted your message: type your PIN on its own when I ask for it."))
     if pin_rules.locked_out(user.pin_locked_until, turn.now):
         await _locked_out(turn, user, "")
         return

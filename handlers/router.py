@@ -112,6 +112,8 @@ async def _route_callback(turn: Turn) -> None:
 
 async def _route_command(turn: Turn, command: str) -> None:
     t, conv, role = turn.t, turn.conversation, role_of(turn)
+    if command == "pin" and turn.event.command_args:
+        pin.drop_typed_pin(turn)
     if command == "cancel":
         await _cancel(turn)
     elif command == "help":

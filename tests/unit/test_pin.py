@@ -189,6 +189,11 @@ async def test_a_pin_typed_after_the_command_is_deleted_and_not_used(h: Harness)
     assert texts[-2] == "I deleted your message: type your PIN on its own when I ask for it."
     assert "Choose a PIN of 4 to 8 digits" in texts[-1]
     assert (await user(h, ANNA)).pin_hash is None
+    # Not registered yet: the answer is "register first", and the PIN still leaves the chat.
+    stranger = 777_001
+    command = await send_pin(h, stranger, "/pin 4826")
+    assert command in deleted(h, stranger)
+    assert h.last(stranger) == "Please register first: send /start."
 
 
 async def test_changing_the_pin_needs_the_current_one(h: Harness) -> None:
