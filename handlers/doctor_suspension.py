@@ -22,7 +22,7 @@ from handlers.admin_buttons import admin_data, not_valid
 from handlers.formatting import when
 from handlers.i18n import Html, Translator, plain, translator
 from handlers.port import InlineButton, InlineKeyboard
-from handlers.scheduling import cancel, end_hold, hold_ran_out
+from handlers.scheduling import cancel, end_hold
 from handlers.turn import Turn
 from storage.models import Appointment, Doctor
 
@@ -129,11 +129,11 @@ async def suspend(turn: Turn, target: str) -> None:
     cancelled = []
     for appointment in await _future(turn, doctor):
         if appointment.status == Status.HELD.value:
-            # Not booked, so no cancellation. One whose time ran out is left to the expiry job,
-            # which tells the patient; one still running ends now, and the patient hears why.
-            if not hold_ran_out(appointment, turn.now):
-                await end_hold(turn.uow, appointment, turn.now)
-                notify_patient(turn, appointment, doctor, held=True)
+            # Not booked, so no cancellation. Every hold ends now, one whose time ran out too:
+            # its invoice may have passed pre-checkout already, and money arriving for a hold
+            # still "held" would book it. The expiry job then has nothing to say, so this does.
+            await end_hold(turn.uow, appointment, turn.now)
+            notify_patient(turn, appointment, doctor, held=True)
             continue
         try:
             await cancel(turn.uow, appointment, "clinic", turn.now, turn.config.cancel_cutoff)

@@ -202,7 +202,8 @@ async def on_successful_payment(turn: Turn) -> None:
     payment.paid_at = turn.now
     appointment = await uow.appointments.get(payment.appointment_id)
     assert appointment is not None  # a foreign key
-    if released:
+    if released or appointment.doctor.status != "approved":
+        # A suspension ends the doctor's holds; this also covers money that got here first.
         await _refund_unbooked(turn, payment, appointment, "released")
         return
     if appointment.status == Status.HELD.value:

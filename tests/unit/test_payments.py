@@ -687,9 +687,9 @@ async def test_a_patient_releases_a_hold_and_its_invoice_is_refused(stars: Harne
 async def test_a_suspension_ends_holds_without_counting_them_as_cancellations(
     stars: Harness,
 ) -> None:
-    """A running hold ends (its invoice refused, the patient told why, nothing charged); one
-    whose time ran out is left to the expiry job, which tells the patient; neither is a
-    cancellation in the statistics, and only the booked visit is counted as cancelled."""
+    """Every hold ends (its invoice refused, the patient told why, nothing charged), one whose
+    time ran out too; neither is a cancellation in the statistics, and only the booked visit
+    is counted as cancelled."""
     h = stars
     invoice = await hold(h, ANNA, 1)
     await hold(h, BEN, 2)
@@ -707,12 +707,12 @@ async def test_a_suspension_ends_holds_without_counting_them_as_cancellations(
     assert "Future appointments cancelled: 1" in h.last(ADMIN)
     (annas, bens, paid), payments = await rows(h)
     assert (annas.status, annas.cancelled_by) == ("expired", None)
-    assert bens.status == "held"  # ran out: the expiry job tells Ben
+    assert (bens.status, bens.cancelled_by) == ("expired", None)
     assert (paid.id, paid.status, paid.cancelled_by) == (booked.id, "cancelled", "clinic")
     # Not left "invoiced" as if it were still waiting; nothing was paid, so nothing refunded.
     assert [(p.status, p.refund_status) for p in payments] == [
         ("released", None),
-        ("invoiced", None),
+        ("released", None),
         ("paid", "refunded"),
     ]
     assert h.messenger.star_refunds == [(ANNA, "stx-booked")]
@@ -722,9 +722,30 @@ async def test_a_suspension_ends_holds_without_counting_them_as_cancellations(
         and "Nothing was charged" in text
         for text in annas_texts
     )
-    assert not any("The time held for you" in text for text in h.messenger.texts_to(BEN))
+    assert any("The time held for you" in text for text in h.messenger.texts_to(BEN))
     ok, error = await pay(h, ANNA, invoice, "after-suspension")
     assert not ok and error
+
+
+async def test_money_for_a_run_out_hold_after_a_suspension_is_refunded(stars: Harness) -> None:
+    """Pre-checkout passed while held; the hold ran out; the doctor was suspended before the
+    expiry job came; then the money arrived: no visit with a suspended doctor, a refund."""
+    h = stars
+    invoice = await hold(h, BEN, 1)
+    query = h.events.pre_checkout(BEN, invoice.payload, invoice.amount, invoice.currency)
+    await h.dispatcher.handle(query)
+    assert h.messenger.pre_checkout_answers[query.pre_checkout.id][0]  # type: ignore[union-attr]
+    h.clock.now = NOW + timedelta(minutes=15, seconds=1)
+    await h.send(ADMIN, "/admin")
+    await h.tap(ADMIN, "Doctors: suspend / reinstate")
+    await h.tap(ADMIN, "Suspend Dr Mira Kaur")
+    await h.tap(ADMIN, "Yes, suspend")
+    await h.dispatcher.handle(h.events.paid(BEN, invoice.payload, 250, "stx-race"))
+    (held,), (payment,) = await rows(h)
+    assert held.status == "expired"
+    assert (payment.status, payment.refund_status) == ("paid", "refunded")
+    assert h.messenger.star_refunds == [(BEN, "stx-race")]
+    assert not any(text.startswith("Payment received") for text in h.messenger.texts_to(BEN))
 
 
 async def test_erasure_cancels_a_visit_whose_time_began_unopened(stars: Harness) -> None:
