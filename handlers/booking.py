@@ -386,6 +386,12 @@ async def _moving(turn: Turn, conv: Conversation) -> Appointment | None:
     return None if appointment_id is None else await turn.uow.appointments.get(appointment_id)
 
 
+async def _move_terms(turn: Turn, conv: Conversation, moving: Appointment) -> refunds.MoveTerms:
+    start = read_slot(str(conv.data["start"]))
+    assert start is not None
+    return await refunds.move_terms(turn, moving, start)
+
+
 async def _ask_confirm(turn: Turn, conv: Conversation) -> None:
     doctor = await _doctor(turn, conv)
     if doctor is None:
@@ -393,9 +399,11 @@ async def _ask_confirm(turn: Turn, conv: Conversation) -> None:
     moving = await _moving(turn, conv)
     label = turn.t("✅ Move it") if moving else turn.t("✅ Book")
     summary = _summary(turn, conv, doctor, moving)
-    terms = None if moving is None else await refunds.move_preview(turn, moving)
-    if terms is not None:
-        summary = f"{summary}\n\n{terms}"
+    if moving is not None:
+        terms = await _move_terms(turn, conv, moving)
+        conv.data["terms"] = terms.code  # "Move it" checks them again (see _on_confirm)
+        if terms.text is not None:
+            summary = f"{summary}\n\n{terms.text}"
     keyboard = InlineKeyboard(
         (
             (InlineButton(label, _pack(conv, "ok")),),
@@ -663,6 +671,18 @@ async def _on_confirm(turn: Turn, conv: Conversation, action: str, message_id: i
         if moving is not None:
             if moving.patient_id != patient.id:
                 raise SlotUnavailable()
+            if (await _move_terms(turn, conv, moving)).code != conv.data.get("terms", "-"):
+                # The start came close enough since the question to change what the move means
+                # for the money: ask again rather than apply other terms unannounced.
+                turn.answer(
+                    t(
+                        "What moving means has changed since you asked (the start is closer "
+                        "now). Please check again."
+                    ),
+                    alert=True,
+                )
+                await _ask_confirm(turn, conv)
+                return
             appointment = await reschedule(turn.uow, moving, start, turn.now)
         else:
             reason = conv.data.get("reason")

@@ -227,13 +227,16 @@ def csv_rows(payments: Sequence[Payment], names: dict[int, str]) -> list[tuple[o
 async def _export(turn: Turn, period: str) -> None:
     t = turn.t
     start, end = window(period, turn.now, turn.zone_name)
+    local = zone(turn.zone_name)  # the file is named by the days the admin asked for
     payments = await turn.uow.payments.settled_between(start, end)
     names = await turn.uow.payments.doctor_names(
         p.doctor_id for p in payments if p.doctor_id is not None
     )
     turn.send_document(
         csv_document(
-            f"payments-{start:%Y%m%d}-{end:%Y%m%d}.csv", CSV_COLUMNS, csv_rows(payments, names)
+            f"payments-{start.astimezone(local):%Y%m%d}-{end.astimezone(local):%Y%m%d}.csv",
+            CSV_COLUMNS,
+            csv_rows(payments, names),
         ),
         t(
             "Payments: {period}. Rows in the file: {count}.",

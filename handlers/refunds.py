@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +30,13 @@ from storage.models import Appointment, Payment
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MoveTerms:
+    code: str  # "-" when moving changes nothing about the money, else the refund after it
+    text: str | None  # what the move question says about it
+
 
 ALREADY_REFUNDED = "charge_already_refunded"
 
@@ -100,29 +108,46 @@ async def refund_preview(turn: Turn, appointment: Appointment) -> str | None:
     )
 
 
-async def move_preview(turn: Turn, appointment: Appointment) -> str | None:
-    """For "Move your appointment?" on a paid visit inside the full-refund window: the move keeps
-    the late terms of the time it leaves (see `clinic.payments.refund_basis`)."""
+async def move_terms(turn: Turn, appointment: Appointment, new_start: datetime) -> MoveTerms:
+    """For "Move your appointment?" on a paid visit: whether the moved visit will carry late
+    terms from a time it left (this one, moved now inside the full-refund window, or an earlier
+    one), and what cancelling it would then refund. `code` names the terms, so that "Move it"
+    can tell whether they changed since the question was asked."""
     payment = await _refundable(turn, appointment)
-    if payment is None or appointment.starts_at - turn.now >= turn.config.refund_full_before:
-        return None
-    refund = await _policy_refund(turn, payment, appointment, "patient")
-    if refund >= payment.amount_minor:
-        return None
+    if payment is None:
+        return MoveTerms("-", None)
+    config = turn.config
+    moves = [
+        (appointment.starts_at, turn.now),
+        *await turn.uow.appointments.moves_before(appointment),
+    ]
+    basis = refund_basis(new_start, moves, config.refund_full_before)
+    refund = refund_amount(
+        payment.amount_minor,
+        "patient",
+        basis,
+        turn.now,
+        config.refund_full_before,
+        config.late_cancel_refund_percent,
+    )
+    if basis >= new_start or refund >= payment.amount_minor:
+        return MoveTerms("-", None)
     t = turn.t
     paid = money(payment.amount_minor, payment.currency, t.language)
     if refund <= 0:
-        return t(
+        text = t(
             "You paid {paid}. This close to the start, a move keeps the late-cancellation "
             "terms: if you cancel the new time later, nothing is refunded.",
             paid=paid,
         )
-    return t(
-        "You paid {paid}. This close to the start, a move keeps the late-cancellation terms: "
-        "if you cancel the new time later, {refund} is refunded.",
-        paid=paid,
-        refund=money(refund, payment.currency, t.language),
-    )
+    else:
+        text = t(
+            "You paid {paid}. This close to the start, a move keeps the late-cancellation "
+            "terms: if you cancel the new time later, {refund} is refunded.",
+            paid=paid,
+            refund=money(refund, payment.currency, t.language),
+        )
+    return MoveTerms(str(refund), text)
 
 
 async def settle_refund(

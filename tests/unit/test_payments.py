@@ -520,6 +520,9 @@ async def test_payments_this_month_is_the_admins_month(stars: Harness) -> None:
     await h.tap(ADMIN, "This month")
     assert "(days in America/New_York)" in h.last(ADMIN)
     assert "All doctors: paid 250 ⭐ (payments: 1)" in h.last(ADMIN)
+    await h.tap(ADMIN, "Export CSV")
+    document = h.messenger.documents[-1][1]
+    assert document.filename == "payments-20261201-20261231.csv"
 
 
 async def _booked_and_paid_card(h: Harness) -> tuple[Appointment, Invoice]:
@@ -596,6 +599,42 @@ async def test_a_payment_for_a_released_hold_is_refunded_not_booked(stars: Harne
     texts = h.messenger.texts_to(ANNA)
     assert any("had been given up. Nothing is booked for you" in text for text in texts)
     assert not any(text.startswith("Payment received") for text in texts)
+
+
+async def _move_question(h: Harness, appointment: Appointment, day: int) -> str:
+    await h.tap_data(ANNA, 1, f"ap:-:re:{appointment.id}")
+    await pick(h, ANNA, r"^d\d{8}$", day)
+    await pick(h, ANNA, r"^t\d+$")
+    return h.last(ANNA)
+
+
+async def test_move_terms_that_change_before_the_tap_are_asked_again(stars: Harness) -> None:
+    """Asked 24h01m ahead (no late terms), tapped 23h58m ahead (late terms): the question is
+    shown again with them instead of applying them unannounced; the second tap moves."""
+    h = stars
+    visit = await _booked_and_paid(h, 2, "stx-edge")
+    h.clock.now = visit.starts_at - timedelta(hours=24, minutes=1)
+    assert "late-cancellation terms" not in await _move_question(h, visit, 3)
+    h.clock.now = visit.starts_at - timedelta(hours=23, minutes=58)
+    event = await h.tap(ANNA, "✅ Move it")
+    assert h.answer(event) == (
+        "What moving means has changed since you asked (the start is closer now). "
+        "Please check again."
+    )
+    assert [a.status for a in (await rows(h))[0]] == ["booked"]
+    assert "if you cancel the new time later, nothing is refunded." in h.last(ANNA)
+    await h.tap(ANNA, "✅ Move it")
+    assert [a.status for a in (await rows(h))[0]] == ["rescheduled", "booked"]
+
+
+async def test_a_visit_with_late_terms_says_so_when_moved_again(stars: Harness) -> None:
+    h = stars
+    visit = await _booked_and_paid(h, 0, "stx-twice-moved")
+    await _move_question(h, visit, 3)
+    await h.tap(ANNA, "✅ Move it")
+    moved = (await rows(h))[0][-1]
+    assert moved.starts_at - NOW > timedelta(days=2)  # far off now, but moved late before
+    assert "nothing is refunded" in await _move_question(h, moved, 4)
 
 
 async def test_a_hold_does_not_open_the_patients_record_to_the_doctor(stars: Harness) -> None:
