@@ -48,6 +48,7 @@ from handlers.turn import (
     Turn,
 )
 from storage.crypto import UnreadableValue
+from storage.types import has_unopened
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -230,6 +231,8 @@ class Dispatcher:
             actions: list[Action] = []
             try:
                 user = await uow.users.by_telegram_id(event.user_id)
+                if user is not None and has_unopened(user):
+                    raise UnreadableValue("the sender's own profile")
                 conversation = await uow.conversations.get(event.user_id)
             except UnreadableValue:
                 # Fail closed: no key opens this user's own data, so nothing is handled and

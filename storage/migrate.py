@@ -13,8 +13,8 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from storage.crypto import UnreadableValue
 from storage.models import KeyCanary
+from storage.types import Unopened
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CANARY_TEXT = "clinic-key-check"
@@ -92,14 +92,13 @@ async def prepare_schema(engine: AsyncEngine) -> bool:
 async def check_keys(sessions: async_sessionmaker[AsyncSession]) -> None:
     """Prove the keys open the stored data, or seal the canary on a fresh database."""
     async with sessions() as session, session.begin():
-        try:
-            canary = await session.scalar(select(KeyCanary).where(KeyCanary.id == 1))
-        except UnreadableValue:
+        canary = await session.scalar(select(KeyCanary).where(KeyCanary.id == 1))
+        if canary is not None and isinstance(canary.sealed, Unopened):
             raise KeysDoNotOpenData(
                 "none of the keys in ENCRYPTION_KEYS (or the key file) opens the data already "
                 "in this database. Put the key the data was written with back into "
                 "ENCRYPTION_KEYS (newest first); nothing was changed."
-            ) from None
+            )
         if canary is None:
             session.add(KeyCanary(id=1, sealed=CANARY_TEXT, created_at=datetime.now(UTC)))
         elif canary.sealed != CANARY_TEXT:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import StatementError
 
 from clinic.profile import ProfileError
 from storage.crypto import Cipher, UnreadableValue, generate_key
@@ -21,6 +22,7 @@ from storage.key_rotation import (
 from storage.migrate import check_keys
 from storage.models import Appointment, User
 from storage.seeding import seed_patient
+from storage.types import UNOPENED_TEXT, Unopened, has_unopened
 from storage.unit_of_work import UnitOfWork
 from tests.conftest import Storage
 from tests.support.sealed_data import PATIENTS, raw_values, seed_clinic, under
@@ -159,10 +161,18 @@ async def test_a_value_no_key_opens_is_left_untouched_and_listed(
         listed = await uow.unreadable.recent(10)
         assert {(u.table_name, u.column_name, u.row_key) for u in listed} == unreadable
         assert await uow.unreadable.count() == 2
-        # Fails closed: reading it raises, it never comes back as ciphertext.
-        with pytest.raises(UnreadableValue):
-            await uow.users.find_by_phone(PATIENTS[1][1])
-        # The patient's phone still opens and is found; the hash was renewed.
+        # Fails closed: it reads as a marker, never as ciphertext, and the row's other values
+        # still open; writing the marker back is refused, so the stored value stays as it was.
+        patient = await uow.users.find_by_phone(PATIENTS[1][1])
+        assert patient is not None and has_unopened(patient)
+        assert isinstance(patient.full_name, Unopened) and foreign not in patient.full_name
+        assert patient.full_name == UNOPENED_TEXT and patient.phone == PATIENTS[1][1]
+        patient.date_of_birth = patient.full_name  # as a careless handler might copy it
+        with pytest.raises(StatementError) as refused:
+            await uow.flush()
+        assert isinstance(refused.value.orig, UnreadableValue)
+    assert (await raw_values(storage.sessions))[("users", "full_name", str(user_id))] == foreign
+    # The patient's phone still opens and is found; the hash was renewed.
     async with UnitOfWork(new_storage.sessions) as uow:
         found = await uow.users.phone_owner(PATIENTS[2][1])
         assert found is not None and found.full_name is not None

@@ -130,3 +130,55 @@ async def test_a_user_whose_own_data_no_key_opens_is_told_plainly_and_nothing_ch
             text("SELECT full_name FROM users WHERE telegram_id = :id"), {"id": ANNA}
         )
     assert raw == foreign  # never overwritten
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite", "postgresql"], indirect=True)
+async def test_one_value_no_key_opens_does_not_take_down_other_peoples_screens(
+    storage: Storage,
+) -> None:
+    """Anna's name is sealed with a key nobody has. Her doctor's patient list and an admin's
+    search still work: her name reads as a marker (never ciphertext), Ben's as itself."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.support.clinic_records import (
+        doctor_id_of,
+        seed_closed_consultation,
+        unlocked_session,
+        user_id_of,
+    )
+    from tests.support.harness import Clock
+
+    now, admin = datetime(2026, 12, 3, 10, 0, tzinfo=UTC), 900
+    await seed_doctor(storage.sessions, DOC, "Dr Mira Kaur", "Cardiology")
+    await seed_patient(storage.sessions, ANNA, "Anna Schmidt", phone="+4915112345678")
+    await seed_patient(storage.sessions, BEN, "Ben Okafor", phone="+4915112345679")
+    doctor = await doctor_id_of(storage.sessions, DOC)
+    await seed_closed_consultation(storage.sessions, doctor, ANNA, now - timedelta(days=2))
+    await seed_closed_consultation(storage.sessions, doctor, BEN, now - timedelta(days=3))
+    await unlocked_session(storage.sessions, DOC, now)
+    foreign = Cipher([generate_key()]).encrypt("Anna Schmidt")
+    async with storage.sessions() as session:
+        await session.execute(
+            text("UPDATE users SET full_name = :sealed WHERE id = :id"),
+            {"sealed": foreign, "id": await user_id_of(storage.sessions, ANNA)},
+        )
+        await session.commit()
+    h = make_harness(storage, admin_ids=frozenset({admin}), clock=Clock(now))
+    await h.send(DOC, "/records")
+    assert h.last(DOC).startswith("Your patients (2).")
+    labels = [b.text for row in h.messenger.last_to(DOC).markup.rows for b in row]  # type: ignore[union-attr]
+    assert labels == ["Ben Okafor", "⚠ (cannot be opened)"]
+    await h.tap(DOC, "Ben Okafor")
+    assert "Record of Ben Okafor:" in h.messenger.texts_to(DOC)
+    await h.send(admin, "/admin")
+    await h.tap(admin, "Find a patient")
+    await h.send(admin, "+4915112345678")
+    assert h.last(admin).startswith("<b>#2 ⚠ (cannot be opened) (Telegram id 501)</b>")
+    assert not any(
+        foreign in text for text in h.messenger.texts_to(DOC) + h.messenger.texts_to(admin)
+    )
+    async with storage.sessions() as session:
+        raw = await session.scalar(
+            text("SELECT full_name FROM users WHERE telegram_id = :id"), {"id": ANNA}
+        )
+    assert raw == foreign  # nothing overwritten
