@@ -7,6 +7,8 @@ Reminders (jobs/tasks.py) carry the same buttons plus "ok" (Confirm), which only
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from clinic.appointments import (
     AppointmentInPast,
     InvalidTransition,
@@ -173,7 +175,7 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
         if message_id:
             turn.edit(message_id, _card(turn, appointment), _card_buttons(turn, appointment))
     elif verb == "cy":
-        if promised != await _terms(turn, appointment):
+        if promised != (await _terms(turn, appointment)).code:
             turn.answer(
                 t(
                     "What cancelling means has changed since you asked (the start is closer "
@@ -188,31 +190,40 @@ async def on_button(turn: Turn, callback: callbacks.Callback) -> None:
         turn.answer(t("This button is not valid."))
 
 
-async def _terms(turn: Turn, appointment: Appointment) -> str:
-    """What cancelling now means, as a short code: late or early, and the refund ("l250",
-    "e-" when nothing was paid)."""
+@dataclass(frozen=True)
+class _CancelTerms:
+    """What cancelling now means: late or not, and the refund (None when nothing was paid)."""
+
+    late: bool
+    refund: refunds.PatientRefund | None
+
+    @property
+    def code(self) -> str:
+        """As "Yes, cancel it" carries it: "l250", "e-" (early, nothing paid)."""
+        amount = "-" if self.refund is None else str(self.refund.amount)
+        return ("l" if self.late else "e") + amount
+
+
+async def _terms(turn: Turn, appointment: Appointment) -> _CancelTerms:
     late = is_late_cancellation(appointment.starts_at, turn.now, turn.config.cancel_cutoff)
-    refund = await refunds.patient_refund(turn, appointment)
-    return ("l" if late else "e") + ("-" if refund is None else str(refund))
+    return _CancelTerms(late, await refunds.patient_refund(turn, appointment))
 
 
 async def _ask_cancel(turn: Turn, appointment: Appointment, message_id: int | None) -> None:
     t = turn.t
-    late = is_late_cancellation(appointment.starts_at, turn.now, turn.config.cancel_cutoff)
+    terms = await _terms(turn, appointment)
     warning = (
         t(
             "\n\nThis is less than {minutes} minutes before the start, so it counts as a "
             "late cancellation.",
             minutes=int(turn.config.cancel_cutoff.total_seconds() // 60),
         )
-        if late
+        if terms.late
         else ""
     )
-    money_back = await refunds.refund_preview(turn, appointment)
-    if money_back:
-        warning += "\n\n" + money_back
+    if terms.refund is not None:
+        warning += "\n\n" + refunds.refund_preview(t, terms.refund)
     if message_id:
-        yes = f"cy.{await _terms(turn, appointment)}"
         turn.edit(
             message_id,
             t(
@@ -223,7 +234,7 @@ async def _ask_cancel(turn: Turn, appointment: Appointment, message_id: int | No
             InlineKeyboard(
                 (
                     (
-                        InlineButton(t("Yes, cancel it"), _pack(yes, appointment)),
+                        InlineButton(t("Yes, cancel it"), _pack(f"cy.{terms.code}", appointment)),
                         InlineButton(t("Keep it"), _pack("keep", appointment)),
                     ),
                 )

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeGuard
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,14 +32,13 @@ from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
+ALREADY_REFUNDED = "charge_already_refunded"
+
 
 @dataclass(frozen=True)
 class MoveTerms:
     code: str  # "-" when moving changes nothing about the money, else the refund after it
     text: str | None  # what the move question says about it
-
-
-ALREADY_REFUNDED = "charge_already_refunded"
 
 
 async def refund_for_cancellation(turn: Turn, appointment: Appointment, by: str) -> None:
@@ -51,52 +51,60 @@ async def refund_for_cancellation(turn: Turn, appointment: Appointment, by: str)
         # refuses it), and the admins' payment list should not show it as waiting.
         payment.status = "released"
         return
-    if payment is None or payment.status != "paid" or payment.refund_status is not None:
+    if not _refundable(payment):
         return
-    refund = await _policy_refund(turn, payment, appointment, by)
-    await settle_refund(turn, payment, appointment, refund, f"cancel_{by}")
-
-
-async def _policy_refund(turn: Turn, payment: Payment, appointment: Appointment, by: str) -> int:
-    """What the configured policy gives back if `by` cancels now."""
-    config = turn.config
+    # Only the patient's own refund looks at earlier moves: the doctor or clinic refunds whole.
     moves = await turn.uow.appointments.moves_before(appointment) if by == "patient" else []
+    basis = refund_basis(appointment.starts_at, moves, turn.config.refund_full_before)
+    await settle_refund(
+        turn, payment, appointment, _policy_refund(turn, payment, by, basis), f"cancel_{by}"
+    )
+
+
+def _policy_refund(turn: Turn, payment: Payment, by: str, basis: datetime) -> int:
+    """What the configured policy gives back if `by` cancels now a visit whose refund is
+    measured from `basis` (`clinic.payments.refund_basis`)."""
+    config = turn.config
     return refund_amount(
         payment.amount_minor,
         by,
-        refund_basis(appointment.starts_at, moves, config.refund_full_before),
+        basis,
         turn.now,
         config.refund_full_before,
         config.late_cancel_refund_percent,
     )
 
 
-async def _refundable(turn: Turn, appointment: Appointment) -> Payment | None:
-    """The appointment's payment, if it was paid and nothing was refunded yet."""
+def _refundable(payment: Payment | None) -> TypeGuard[Payment]:
+    """Paid, and nothing refunded yet."""
+    return payment is not None and payment.status == "paid" and payment.refund_status is None
+
+
+@dataclass(frozen=True)
+class PatientRefund:
+    payment: Payment
+    amount: int  # what the patient cancelling now gets back
+
+
+async def patient_refund(turn: Turn, appointment: Appointment) -> PatientRefund | None:
+    """What the patient cancelling now gets back (None when nothing was paid, or it was
+    refunded already)."""
     payment = await turn.uow.payments.for_appointment(appointment.id)
-    if payment is None or payment.status != "paid" or payment.refund_status is not None:
+    if not _refundable(payment):
         return None
-    return payment
+    moves = await turn.uow.appointments.moves_before(appointment)
+    basis = refund_basis(appointment.starts_at, moves, turn.config.refund_full_before)
+    return PatientRefund(payment, _policy_refund(turn, payment, "patient", basis))
 
 
-async def patient_refund(turn: Turn, appointment: Appointment) -> int | None:
-    """What the patient cancelling now gets back (None when there is nothing to refund)."""
-    payment = await _refundable(turn, appointment)
-    return None if payment is None else await _policy_refund(turn, payment, appointment, "patient")
-
-
-async def refund_preview(turn: Turn, appointment: Appointment) -> str | None:
-    """For the patient's "Cancel this appointment?": what cancelling now would give back of
-    what they paid (None when nothing was paid, or it was refunded already)."""
-    payment = await _refundable(turn, appointment)
-    if payment is None:
-        return None
-    t = turn.t
-    refund = await _policy_refund(turn, payment, appointment, "patient")
+def refund_preview(t: Translator, refund: PatientRefund) -> str:
+    """For the patient's "Cancel this appointment?": what cancelling now gives back of what
+    they paid."""
+    payment = refund.payment
     paid = money(payment.amount_minor, payment.currency, t.language)
-    if refund >= payment.amount_minor:
+    if refund.amount >= payment.amount_minor:
         return t("You paid {paid}; cancelling now refunds it in full.", paid=paid)
-    if refund <= 0:
+    if refund.amount <= 0:
         return t(
             "You paid {paid}; this close to the start, a cancellation is not refunded.",
             paid=paid,
@@ -104,7 +112,7 @@ async def refund_preview(turn: Turn, appointment: Appointment) -> str | None:
     return t(
         "You paid {paid}; this close to the start, cancelling refunds {refund}.",
         paid=paid,
-        refund=money(refund, payment.currency, t.language),
+        refund=money(refund.amount, payment.currency, t.language),
     )
 
 
@@ -113,23 +121,15 @@ async def move_terms(turn: Turn, appointment: Appointment, new_start: datetime) 
     terms from a time it left (this one, moved now inside the full-refund window, or an earlier
     one), and what cancelling it would then refund. `code` names the terms, so that "Move it"
     can tell whether they changed since the question was asked."""
-    payment = await _refundable(turn, appointment)
-    if payment is None:
+    payment = await turn.uow.payments.for_appointment(appointment.id)
+    if not _refundable(payment):
         return MoveTerms("-", None)
-    config = turn.config
     moves = [
         (appointment.starts_at, turn.now),
         *await turn.uow.appointments.moves_before(appointment),
     ]
-    basis = refund_basis(new_start, moves, config.refund_full_before)
-    refund = refund_amount(
-        payment.amount_minor,
-        "patient",
-        basis,
-        turn.now,
-        config.refund_full_before,
-        config.late_cancel_refund_percent,
-    )
+    basis = refund_basis(new_start, moves, turn.config.refund_full_before)
+    refund = _policy_refund(turn, payment, "patient", basis)
     if basis >= new_start or refund >= payment.amount_minor:
         return MoveTerms("-", None)
     t = turn.t
@@ -264,7 +264,8 @@ async def refund_unmatched(
         provider_charge_id=paid.provider_charge_id or None,
         invoiced_at=turn.now,
         paid_at=turn.now,
-        refund_status="owed",
+        # Stars go back by the API call the dispatcher makes after commit; card money by hand.
+        refund_status="refunding" if paid.currency == STARS else "owed",
         refund_minor=paid.total_amount,
         refund_reason="unmatched",
         refunded_at=turn.now,
@@ -285,7 +286,6 @@ async def refund_unmatched(
     )
     notices = await _admin_notices(turn, lambda t: owed_notice(t, payment, payment.refund_minor))
     if paid.currency == STARS:
-        payment.refund_status = "refunding"  # until the dispatcher has made the call
         turn.actions.append(
             RefundStars(
                 payment.id,
