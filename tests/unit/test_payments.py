@@ -360,6 +360,14 @@ async def test_a_cancellation_turned_late_since_the_question_is_shown_again(
     # A confirm button without terms (sent before they were carried) asks again too.
     legacy = await h.tap_data(ANNA, card, f"ap:-:cy:{appointment.id}")
     assert h.answer(legacy) == CHANGED
+    # Terms that promise more than now holds (a full refund, not late) change nothing either.
+    for promised in ("e250", "l250"):
+        forged = await h.tap_data(ANNA, card, f"ap:-:cy.{promised}:{appointment.id}")
+        assert h.answer(forged) == CHANGED, promised
+    for promised in ("💥", "l" + "9" * 300):  # not data the bot makes at all
+        forged = await h.tap_data(ANNA, card, f"ap:-:cy.{promised}:{appointment.id}")
+        assert h.answer(forged) == "This button is not valid.", promised
+    assert [a.status for a in (await rows(h))[0]] == ["booked"]
     card, yes = h.messenger.button_data(ANNA, "Yes, cancel it")
     await h.tap_data(ANNA, card, yes)
     (cancelled,), _ = await rows(h)
